@@ -1,0 +1,1 @@
+"""Shipped city configurations: `sample_city.yaml` is the sample Pemkot used by default."""

@@ -1,0 +1,301 @@
+"""The city configuration: units, categories, areas, SLA policies, limits and text overrides.
+
+Loaded from one YAML file and validated at start. A mistake is reported with the file, the
+line and what to do about it, so a city's IT team can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+LANGUAGES: tuple[str, ...] = ("id", "en")
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalText(_Strict):
+    """A text in every served language."""
+
+    id: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, language: str) -> str:
+        return self.en if language == "en" else self.id
+
+
+class CityInfo(_Strict):
+    name: LocalText
+    timezone: str = "Asia/Jakarta"
+    reference_prefix: str = Field(default="ADU", pattern=r"^[A-Z]{2,5}$")
+    emergency_number: str = "112"
+
+
+class Limits(_Strict):
+    tickets_per_day: int = Field(default=5, ge=1)
+    messages_per_minute: int = Field(default=30, ge=1)
+    description_min_chars: int = Field(default=10, ge=1)
+    description_max_chars: int = Field(default=2000, ge=50, le=3500)
+    address_max_chars: int = Field(default=300, ge=20)
+    photos_max: int = Field(default=3, ge=0, le=10)
+
+
+class SlaPolicy(_Strict):
+    """Response and resolution targets; `working` counts working time, `continuous` clock time."""
+
+    response: str
+    resolution: str
+    calendar: Literal["working", "continuous"] = "working"
+
+    @field_validator("response", "resolution")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def response_delta(self) -> timedelta:
+        return parse_duration(self.response)
+
+    @property
+    def resolution_delta(self) -> timedelta:
+        return parse_duration(self.resolution)
+
+
+class Unit(_Strict):
+    name: LocalText
+    short: str = Field(min_length=1, max_length=24)
+
+
+class Keywords(_Strict):
+    id: list[str] = Field(default_factory=list)
+    en: list[str] = Field(default_factory=list)
+
+
+class Category(_Strict):
+    name: LocalText
+    unit: str
+    location: Literal["required", "optional"] = "optional"
+    sla: str
+    sensitive: bool = False
+    emoji: str = ""
+    keywords: Keywords = Field(default_factory=Keywords)
+
+
+class Area(_Strict):
+    name: str
+    kind: Literal["kecamatan", "kelurahan", "desa"] = "kecamatan"
+    parent: str | None = None
+
+
+class CityConfig(_Strict):
+    city: CityInfo
+    limits: Limits = Field(default_factory=Limits)
+    sla_policies: dict[str, SlaPolicy]
+    units: dict[str, Unit]
+    triage_unit: str
+    categories: dict[str, Category]
+    fallback_category: str = "lainnya"
+    areas: dict[str, Area] = Field(default_factory=dict)
+    texts: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("units", "categories", "sla_policies", "areas")
+    @classmethod
+    def _keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not KEY_PATTERN.match(key):
+                raise ValueError(
+                    f"key {key!r} must be lower-case letters, digits or '_' (max 32), starting with a letter"
+                )
+        return value
+
+    @field_validator("texts")
+    @classmethod
+    def _texts_languages(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for language in value:
+            if language not in LANGUAGES:
+                raise ValueError(f"language {language!r} is not served; use one of {LANGUAGES}")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self, info: ValidationInfo) -> CityConfig:
+        if info.context and info.context.get("skip_references"):
+            return self  # the file loader reports these itself, with line numbers
+        problems = reference_problems(self)
+        if problems:
+            raise ValueError("; ".join(f"{'.'.join(loc)}: {msg}" for loc, msg in problems))
+        return self
+
+    def category(self, key: str) -> Category:
+        return self.categories.get(key) or self.categories[self.fallback_category]
+
+    def sla_for(self, category_key: str) -> SlaPolicy:
+        return self.sla_policies[self.category(category_key).sla]
+
+
+def reference_problems(config: CityConfig) -> list[tuple[tuple[str, ...], str]]:
+    """Keys that name something not defined elsewhere in the file."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    units = ", ".join(config.units)
+    if config.triage_unit not in config.units:
+        problems.append((("triage_unit",), f"{config.triage_unit!r} is not a unit; use one of: {units}"))
+    if config.fallback_category not in config.categories:
+        problems.append((("fallback_category",), f"{config.fallback_category!r} is not a category"))
+    for key, category in config.categories.items():
+        if category.unit not in config.units:
+            problems.append(
+                (("categories", key, "unit"), f"{category.unit!r} is not a unit; use one of: {units}")
+            )
+        if category.sla not in config.sla_policies:
+            policies = ", ".join(config.sla_policies)
+            problems.append(
+                (("categories", key, "sla"), f"{category.sla!r} is not an SLA policy; use one of: {policies}")
+            )
+    for key, area in config.areas.items():
+        if area.parent is not None and area.parent not in config.areas:
+            problems.append((("areas", key, "parent"), f"{area.parent!r} is not an area"))
+    return problems
+
+
+def parse_duration(text: str) -> timedelta:
+    """'30s', '4h', '1.5d' → timedelta; 'd' means 24 hours of the policy's calendar."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"duration {text!r} must look like 30s, 15m, 4h or 2d")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One mistake in the configuration file, located."""
+
+    file: str
+    line: int | None
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        at = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{at}: {self.where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The city configuration cannot be used; `problems` says where and why."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping key and value."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    lines: dict[str, int] = {}
+    for key_node, _value_node in node.value:
+        lines[str(loader.construct_object(key_node))] = key_node.start_mark.line + 1
+    mapping["__lines__"] = lines
+    return mapping
+
+
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k != "__lines__"}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def _line_of(tree: Any, loc: tuple[int | str, ...]) -> int | None:
+    line: int | None = None
+    node = tree
+    for part in loc:
+        if isinstance(node, dict):
+            line = node.get("__lines__", {}).get(str(part), line)
+            node = node.get(str(part)) if str(part) in node else None
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+    return line
+
+
+_HINTS = {
+    "missing": "add this setting",
+    "extra_forbidden": "remove it or check the spelling",
+    "literal_error": "use one of the values named",
+    "string_pattern_mismatch": "change it to match the pattern",
+}
+
+
+def load_city_config(path: str | Path) -> CityConfig:
+    """Read and validate the city configuration, raising ConfigError with located problems."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([ConfigProblem(file, None, "file", f"cannot be read: {error}")]) from error
+    try:
+        tree = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        message = f"is not valid YAML ({getattr(error, 'problem', error)}); check indentation"
+        raise ConfigError([ConfigProblem(file, line, "syntax", message)]) from error
+    if not isinstance(tree, dict):
+        raise ConfigError([ConfigProblem(file, 1, "file", "must be a mapping of settings")])
+    try:
+        config = CityConfig.model_validate(_strip_lines(tree), context={"skip_references": True})
+    except ValidationError as error:
+        raise ConfigError([_problem(file, tree, e) for e in error.errors()]) from error
+    problems = [
+        ConfigProblem(file, _line_of(tree, loc), ".".join(loc), msg)
+        for loc, msg in reference_problems(config)
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _problem(file: str, tree: Any, error: Any) -> ConfigProblem:
+    loc = tuple(error["loc"])
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    hint = _HINTS.get(error["type"])
+    if hint:
+        message = f"{message} — {hint}"
+    return ConfigProblem(file, _line_of(tree, loc), where, message)
+
+
+def sample_config_path() -> Path:
+    """The sample city shipped with civicbot."""
+    import config as sample_package  # the `config` package ships the sample city
+
+    return Path(sample_package.__file__).resolve().parent / "sample_city.yaml"
