@@ -1,0 +1,130 @@
+"""Wiring: settings → configuration, database, translator, classifier → pipeline, sender, channels."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.channels.base import ChannelAdapter
+from bot.channels.console import ConsoleAdapter, read_lines
+from bot.channels.telegram import TelegramAdapter, make_bot
+from bot.sender import OutboxSender
+from bot.settings import Settings
+from handlers.context import Deps
+from handlers.i18n import Translator
+from handlers.pipeline import Pipeline
+from locales import load_catalogues
+from models.db import Database
+from models.queries import dedupe_horizon, forget_processed_before
+from workflows.city_config import CityConfig, load_city_config, sample_config_path
+from workflows.classify import Classifier
+from workflows.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    city: CityConfig
+    db: Database
+    deps: Deps
+    pipeline: Pipeline
+    sender: OutboxSender
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    scheduler: AsyncIOScheduler | None = None
+
+    def add_channel(self, adapter: ChannelAdapter) -> None:
+        self.sender.adapters[adapter.channel.value] = adapter
+
+    def start_background(self) -> None:
+        """The outbox sender and the periodic housekeeping."""
+        self.tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self.housekeeping, "interval", hours=6, id="housekeeping", max_instances=1, coalesce=True
+        )
+        self.scheduler.start()
+
+    async def housekeeping(self) -> None:
+        """Forget dedupe records older than any platform redelivers."""
+        async with self.db.transaction() as session:
+            await forget_processed_before(session=session, before=dedupe_horizon(self.deps.clock.now()))
+
+    async def drain(self, passes: int = 100) -> None:
+        """Send what is due until nothing is left (used before a console session ends)."""
+        for _ in range(passes):
+            if not await self.sender.send_due():
+                return
+
+    async def close(self) -> None:
+        self.sender.stop()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.db.dispose()
+
+
+def city_config_path(settings: Settings) -> Path:
+    return Path(settings.config_path) if settings.config_path else sample_config_path()
+
+
+async def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    """Everything but the channels; the database is migrated to the newest schema."""
+    city = load_city_config(city_config_path(settings))
+    db = Database(settings.database_url)
+    await db.migrate()
+    texts = Translator(load_catalogues(), overrides=city.texts)
+    deps = Deps(city=city, texts=texts, clock=clock or SystemClock(), classifier=Classifier(city))
+    sender = OutboxSender(
+        db, {}, deps.clock, poll_seconds=settings.outbox_poll_seconds, per_second=settings.telegram_per_second
+    )
+    pipeline = Pipeline(db, deps, on_queued=sender.wake)
+    return App(settings=settings, city=city, db=db, deps=deps, pipeline=pipeline, sender=sender)
+
+
+async def run_telegram(settings: Settings, clock: Clock | None = None) -> None:
+    """Long-poll Telegram until stopped (SIGINT/SIGTERM)."""
+    assert settings.telegram_bot_token
+    app = await build_app(settings, clock)
+    bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base)
+    adapter = TelegramAdapter(bot)
+    app.add_channel(adapter)
+    app.start_background()
+    try:
+        me = await bot.get_me()
+        log.info("polling as @%s via %s", me.username, settings.telegram_api_base)
+        await bot.delete_webhook(drop_pending_updates=False)
+        await adapter.set_commands()
+        dispatcher = adapter.dispatcher(app.pipeline.handle)
+        await dispatcher.start_polling(
+            bot,
+            polling_timeout=settings.telegram_polling_timeout,
+            allowed_updates=["message", "edited_message", "callback_query"],
+            close_bot_session=True,
+        )
+    finally:
+        await app.close()
+        await bot.session.close()
+
+
+async def run_console(settings: Settings, clock: Clock | None = None) -> None:
+    """A conversation in this terminal, stored like any other."""
+    app = await build_app(settings, clock)
+    adapter = ConsoleAdapter()
+    app.add_channel(adapter)
+    app.start_background()
+    try:
+        for language in app.deps.texts.languages:
+            print(app.deps.texts("console.banner", language), flush=True)
+        await read_lines(adapter, app.pipeline.handle)
+        await app.drain()
+    finally:
+        await app.close()

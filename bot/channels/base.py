@@ -1,0 +1,27 @@
+"""The port every channel implements: deliver one outbound action to one chat."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from handlers.messages import Channel, Outbound
+
+
+class DeliveryError(Exception):
+    """A send that did not happen. `retry_after` from the platform, `permanent` when retrying is futile."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class ChannelAdapter(Protocol):
+    """A chat platform as the outbox sender sees it."""
+
+    channel: Channel
+
+    async def deliver(self, chat_id: str, action: Outbound) -> str | None:
+        """Send the action; return the platform's message id. Raise DeliveryError on failure."""
+        ...

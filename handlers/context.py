@@ -1,0 +1,100 @@
+"""What a handler works with: the inbound message, the person, their conversation, and the replies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from workflows.classify import Classifier
+
+from handlers.i18n import Translator
+from handlers.messages import Button, Inbound, Outbound, OutText
+from handlers.states import State
+from models import Citizen, Conversation
+from workflows.city_config import CityConfig
+from workflows.clock import Clock
+
+MENU = "m"  # button payloads that work from any message: "m|action"
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Long-lived dependencies, built once at start and passed to every turn."""
+
+    city: CityConfig
+    texts: Translator
+    clock: Clock
+    classifier: Classifier
+
+
+@dataclass
+class Turn:
+    """One inbound event being handled inside one database transaction."""
+
+    inbound: Inbound
+    citizen: Citizen
+    conversation: Conversation
+    session: AsyncSession
+    deps: Deps
+    replies: list[Outbound] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.citizen.language
+
+    @property
+    def state(self) -> State:
+        try:
+            return State(self.conversation.state)
+        except ValueError:  # a state from a newer or older version: start over politely
+            return State.IDLE
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.conversation.data
+
+    def t(self, key: str, **params: Any) -> str:
+        """The catalogue text for key in the person's language."""
+        return self.deps.texts(key, self.lang, **params)
+
+    def say(self, key: str, *, buttons: Sequence[Sequence[Button]] = (), **params: Any) -> None:
+        """Queue a catalogue text as a reply, with optional button rows."""
+        self.send(OutText(text=self.t(key, **params), buttons=_rows(buttons)))
+
+    def send(self, action: Outbound) -> None:
+        self.replies.append(action)
+
+    def button(self, key: str, action: str, **params: Any) -> Button:
+        """A button valid only while the conversation stays at this step."""
+        return Button(label=self.t(key, **params), payload=f"{self.conversation.step}|{action}")
+
+    def menu_button(self, key: str, action: str, **params: Any) -> Button:
+        """A button that works from any message, however old."""
+        return Button(label=self.t(key, **params), payload=f"{MENU}|{action}")
+
+    def goto(self, state: State, **data: Any) -> None:
+        """Move to a state; buttons of earlier steps become stale."""
+        self.conversation.state = state.value
+        self.conversation.step += 1
+        if data:
+            self.set_data(**data)
+
+    def set_data(self, **data: Any) -> None:
+        # a new dict so SQLAlchemy sees the JSON column change
+        self.conversation.data = {**self.conversation.data, **data}
+
+    def reset(self) -> None:
+        """Forget any draft and go back to the main menu state."""
+        self.conversation.data = {}
+        self.goto(State.IDLE)
+
+
+def _rows(buttons: Iterable[Sequence[Button]]) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(row) for row in buttons if row)
+
+
+def pairs(buttons: Sequence[Button], per_row: int = 2) -> list[list[Button]]:
+    """Lay buttons out in rows of per_row (phones show two short labels side by side)."""
+    return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]

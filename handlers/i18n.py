@@ -1,0 +1,54 @@
+"""Translating catalogue keys into the person's language, with user-supplied values escaped."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+
+class Safe(str):
+    """A value already in the outbound markup: inserted without escaping."""
+
+    __slots__ = ()
+
+
+def escape(value: object) -> str:
+    """User text inside our small HTML subset: &, < and > can never become markup."""
+    return html.escape(str(value), quote=False)
+
+
+class MissingText(KeyError):
+    """A catalogue key that no catalogue has."""
+
+
+class Translator:
+    """Looks a key up in the city's overrides, then the catalogue of the language, then Indonesian."""
+
+    def __init__(
+        self,
+        catalogues: Mapping[str, Mapping[str, str]],
+        overrides: Mapping[str, Mapping[str, str]] | None = None,
+        default_language: str = "id",
+    ) -> None:
+        self._catalogues = catalogues
+        self._overrides = overrides or {}
+        self.default_language = default_language
+        self.languages = tuple(catalogues)
+
+    def template(self, key: str, language: str) -> str:
+        for lang in (language, self.default_language):
+            for source in (self._overrides, self._catalogues):
+                text = source.get(lang, {}).get(key)
+                if text is not None:
+                    return text
+        raise MissingText(key)
+
+    def __call__(self, key: str, language: str, **params: Any) -> str:
+        """The text for key in language, each parameter escaped unless it is Safe."""
+        values = {k: v if isinstance(v, Safe) else escape(v) for k, v in params.items()}
+        return self.template(key, language).format(**values)
+
+    def all_languages(self, key: str) -> set[str]:
+        """Every language's text for key (to recognise a reply-keyboard label in any language)."""
+        return {self.template(key, lang) for lang in self.languages}

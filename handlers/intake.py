@@ -1,0 +1,408 @@
+"""Filing a complaint: category, description, location, photos, identity, summary, confirm.
+
+Which step comes next is read off the draft (the first thing still missing), so editing a
+part of the summary simply clears that part and the conversation returns to the summary.
+"""
+
+from __future__ import annotations
+
+from handlers.context import Turn, pairs
+from handlers.format import expected_response, summary_text
+from handlers.i18n import Safe
+from handlers.menu import show_menu
+from handlers.messages import Button, InboundKind, OutText
+from handlers.states import State
+from models import Identity
+from workflows import tickets
+from workflows.drafts import Draft, DraftPhoto
+
+CONFIDENT = 0.45  # below this the classifier's guess is not offered; the citizen picks
+
+
+def draft_of(turn: Turn) -> Draft:
+    return Draft.of(turn.data)
+
+
+def save(turn: Turn, draft: Draft) -> None:
+    turn.set_data(draft=draft.dump())
+
+
+def next_state(turn: Turn, draft: Draft) -> State:
+    """The first step whose answer the draft still lacks."""
+    if not draft.category:
+        return State.CATEGORY
+    if not draft.description:
+        return State.DESCRIPTION
+    if not draft.has_location:
+        return State.LOCATION
+    if not draft.photos_done and turn.deps.city.limits.photos_max > 0:
+        return State.PHOTOS
+    if draft.identity is None:
+        return State.IDENTITY
+    return State.SUMMARY
+
+
+async def advance(turn: Turn, draft: Draft) -> None:
+    """Save the draft, move to the next missing step and ask its question."""
+    save(turn, draft)
+    turn.goto(next_state(turn, draft))
+    await prompt(turn)
+
+
+async def prompt(turn: Turn) -> None:
+    """Ask the question of the current step (again)."""
+    asker = PROMPTS.get(turn.state)
+    if asker is None:
+        await show_menu(turn)
+        return
+    asker(turn, draft_of(turn))
+
+
+async def start(turn: Turn, text: str | None = None) -> None:
+    """Begin a complaint, from the menu (no text) or from a free-text message."""
+    now = turn.deps.clock.now()
+    if not await tickets.may_file(session=turn.session, citizen=turn.citizen, city=turn.deps.city, now=now):
+        turn.say("limits.tickets_per_day", limit=turn.deps.city.limits.tickets_per_day)
+        return
+    turn.conversation.data = {}
+    draft = Draft()
+    if text is None:
+        save(turn, draft)
+        turn.goto(State.CATEGORY)
+        await prompt(turn)
+        return
+    await take_description_and_guess(turn, draft, text)
+
+
+async def take_description_and_guess(turn: Turn, draft: Draft, text: str) -> None:
+    """Keep the text as the description (if it is one) and offer the classifier's guess."""
+    if not description_ok(turn, text):
+        return
+    draft.description = text.strip()
+    if draft.category:
+        await advance(turn, draft)
+        return
+    guess = turn.deps.classifier.classify(text)
+    save(turn, draft)
+    if guess.confidence >= CONFIDENT and guess.category != turn.deps.city.fallback_category:
+        turn.goto(State.CATEGORY_CONFIRM, guess=guess.category)
+    else:
+        turn.goto(State.CATEGORY)
+    await prompt(turn)
+
+
+def description_ok(turn: Turn, text: str) -> bool:
+    """Refuse (politely, keeping the step) descriptions that are too short or too long."""
+    limits = turn.deps.city.limits
+    length = len(text.strip())
+    if length < limits.description_min_chars:
+        turn.say("intake.description.too_short", minimum=limits.description_min_chars)
+        return False
+    if length > limits.description_max_chars:
+        turn.say("intake.description.too_long", maximum=limits.description_max_chars, length=length)
+        return False
+    return True
+
+
+# --- prompts -------------------------------------------------------------------------------
+
+
+def ask_category(turn: Turn, draft: Draft) -> None:
+    city = turn.deps.city
+    buttons = [
+        turn.button("intake.category.button", f"cat:{key}", emoji=c.emoji, name=c.name.get(turn.lang))
+        for key, c in city.categories.items()
+    ]
+    key = "intake.category.ask_with_text" if draft.description else "intake.category.ask"
+    turn.say(key, buttons=[*pairs(buttons), [cancel_button(turn)]])
+
+
+def ask_category_confirm(turn: Turn, draft: Draft) -> None:
+    guess = turn.data.get("guess") or turn.deps.city.fallback_category
+    category = turn.deps.city.category(guess)
+    turn.say(
+        "intake.category.confirm",
+        name=category.name.get(turn.lang),
+        emoji=category.emoji,
+        buttons=[
+            [turn.button("intake.category.yes", f"cat:{guess}")],
+            [turn.button("intake.category.other", "cat_other")],
+        ],
+    )
+
+
+def ask_description(turn: Turn, draft: Draft) -> None:
+    limits = turn.deps.city.limits
+    turn.say("intake.description.ask", maximum=limits.description_max_chars, buttons=[[cancel_button(turn)]])
+
+
+def ask_location(turn: Turn, draft: Draft) -> None:
+    category = turn.deps.city.category(draft.category or "")
+    optional = category.location == "optional"
+    key = "intake.location.ask_optional" if optional else "intake.location.ask_required"
+    turn.send(
+        OutText(
+            text=turn.t(key),
+            request_location=turn.t("intake.location.share_button"),
+            skip_label=turn.t("intake.location.skip_button") if optional else None,
+        )
+    )
+
+
+def ask_photos(turn: Turn, draft: Draft) -> None:
+    maximum = turn.deps.city.limits.photos_max
+    if draft.photos:
+        turn.say(
+            "intake.photos.more",
+            count=len(draft.photos),
+            maximum=maximum,
+            buttons=[[turn.button("intake.photos.done_button", "photos_done")]],
+        )
+        return
+    turn.say(
+        "intake.photos.ask",
+        maximum=maximum,
+        buttons=[[turn.button("intake.photos.skip_button", "photos_done")]],
+    )
+
+
+def ask_identity(turn: Turn, draft: Draft) -> None:
+    category = turn.deps.city.category(draft.category or "")
+    choices = [Identity.ANONYMOUS, Identity.CONFIDENTIAL]
+    key = "intake.identity.ask_sensitive"
+    if not category.sensitive:
+        choices.insert(0, Identity.PUBLIC)
+        key = "intake.identity.ask"
+    buttons = [[turn.button(f"intake.identity.{c.value}_button", f"id:{c.value}")] for c in choices]
+    turn.say(key, buttons=buttons)
+
+
+def ask_summary(turn: Turn, draft: Draft) -> None:
+    turn.send(
+        OutText(
+            text=summary_text(turn, draft),
+            buttons=(
+                (turn.button("intake.summary.send_button", "submit"),),
+                (
+                    turn.button("intake.summary.edit_button", "edit"),
+                    turn.button("intake.summary.cancel_button", "cancel"),
+                ),
+            ),
+        )
+    )
+
+
+EDITABLE = ("category", "description", "location", "photos", "identity")
+
+
+def ask_edit(turn: Turn, draft: Draft) -> None:
+    buttons = [turn.button(f"intake.edit.{part}", f"edit:{part}") for part in EDITABLE]
+    turn.say("intake.edit.ask", buttons=[*pairs(buttons), [turn.button("intake.edit.back", "edit:back")]])
+
+
+def cancel_button(turn: Turn) -> Button:
+    return turn.button("intake.cancel_button", "cancel")
+
+
+PROMPTS = {
+    State.CATEGORY: ask_category,
+    State.CATEGORY_CONFIRM: ask_category_confirm,
+    State.DESCRIPTION: ask_description,
+    State.LOCATION: ask_location,
+    State.PHOTOS: ask_photos,
+    State.IDENTITY: ask_identity,
+    State.SUMMARY: ask_summary,
+    State.EDIT: ask_edit,
+}
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+async def on_button(turn: Turn, action: str) -> bool:
+    """Handle a current-step button of the intake; False when it means nothing here."""
+    draft = draft_of(turn)
+    state = turn.state
+    name, _, value = action.partition(":")
+    if name == "cancel":
+        await cancel(turn)
+    elif name == "cat" and state in (State.CATEGORY, State.CATEGORY_CONFIRM):
+        await choose_category(turn, draft, value)
+    elif name == "cat_other" and state == State.CATEGORY_CONFIRM:
+        turn.goto(State.CATEGORY)
+        await prompt(turn)
+    elif name == "photos_done" and state == State.PHOTOS:
+        draft.photos_done = True
+        await advance(turn, draft)
+    elif name == "id" and state == State.IDENTITY and value in Identity.__members__.values():
+        draft.identity = Identity(value)
+        await advance(turn, draft)
+    elif name == "submit" and state == State.SUMMARY:
+        await submit(turn, draft)
+    elif name == "edit" and state == State.SUMMARY and not value:
+        turn.goto(State.EDIT)
+        await prompt(turn)
+    elif name == "edit" and state == State.EDIT:
+        await edit(turn, draft, value)
+    else:
+        return False
+    return True
+
+
+async def choose_category(turn: Turn, draft: Draft, key: str) -> None:
+    if key not in turn.deps.city.categories:
+        turn.say("errors.stale_button")
+        await prompt(turn)
+        return
+    if draft.category and draft.category != key:
+        draft.location_skipped = False  # the new category may require a location
+        if turn.deps.city.categories[key].sensitive:
+            draft.identity = None  # ask again: sensitive categories have other choices
+    draft.category = key
+    await advance(turn, draft)
+
+
+async def edit(turn: Turn, draft: Draft, part: str) -> None:
+    if part == "category":
+        draft.category = None
+    elif part == "description":
+        draft.description = None
+    elif part == "location":
+        draft.latitude = draft.longitude = draft.address = None
+        draft.location_skipped = False
+    elif part == "photos":
+        draft.photos = []
+        draft.photos_done = False
+    elif part == "identity":
+        draft.identity = None
+    await advance(turn, draft)
+
+
+async def on_text(turn: Turn, text: str) -> None:
+    """Free text at an intake step: an answer where text is expected, else a gentle nudge."""
+    draft = draft_of(turn)
+    state = turn.state
+    if state in (State.CATEGORY, State.CATEGORY_CONFIRM):
+        if draft.description:
+            await reclassify(turn, draft, text)
+        else:
+            await take_description_and_guess(turn, draft, text)
+    elif state == State.DESCRIPTION:
+        if description_ok(turn, text):
+            draft.description = text.strip()
+            await advance(turn, draft)
+    elif state == State.LOCATION:
+        await location_text(turn, draft, text)
+    else:
+        turn.say(f"nudge.{state.value}")
+        await prompt(turn)
+
+
+async def reclassify(turn: Turn, draft: Draft, text: str) -> None:
+    """A citizen who already described the problem types a category in words."""
+    guess = turn.deps.classifier.classify(text)
+    if guess.category != turn.deps.city.fallback_category and guess.confidence >= CONFIDENT / 2:
+        turn.goto(State.CATEGORY_CONFIRM, guess=guess.category)
+    else:
+        turn.say("intake.category.not_understood")
+    await prompt(turn)
+
+
+async def location_text(turn: Turn, draft: Draft, text: str) -> None:
+    city = turn.deps.city
+    category = city.category(draft.category or "")
+    if text.strip() in turn.deps.texts.all_languages("intake.location.skip_button"):
+        if category.location == "required":
+            turn.say("intake.location.required")
+            await prompt(turn)
+            return
+        draft.location_skipped = True
+        turn.send(OutText(text=turn.t("intake.location.skipped"), remove_keyboard=True))
+        await advance(turn, draft)
+        return
+    address = text.strip()
+    if len(address) < 5 or len(address) > city.limits.address_max_chars:
+        turn.say("intake.location.address_length", maximum=city.limits.address_max_chars)
+        return
+    draft.address = address
+    turn.send(OutText(text=turn.t("intake.location.address_received"), remove_keyboard=True))
+    await advance(turn, draft)
+
+
+async def on_location(turn: Turn) -> None:
+    """A shared location: the answer at the location step, else kept for later or refused."""
+    location = turn.inbound.location
+    assert location is not None
+    draft = draft_of(turn)
+    if turn.state != State.LOCATION:
+        turn.say("nudge.location_not_now")
+        await prompt(turn)
+        return
+    draft.latitude, draft.longitude = location.latitude, location.longitude
+    draft.address = None
+    turn.send(OutText(text=turn.t("intake.location.received"), remove_keyboard=True))
+    await advance(turn, draft)
+
+
+async def on_photo(turn: Turn) -> None:
+    """A photo: kept at the photo step (up to the limit), else the citizen is told where we are."""
+    draft = draft_of(turn)
+    if turn.state != State.PHOTOS:
+        turn.say("nudge.photo_not_now")
+        await prompt(turn)
+        return
+    maximum = turn.deps.city.limits.photos_max
+    photo = turn.inbound.media[0]
+    if len(draft.photos) >= maximum:
+        turn.say("intake.photos.limit", maximum=maximum)
+        return
+    if all(p.file_id != photo.file_id for p in draft.photos):
+        draft.photos.append(DraftPhoto(file_id=photo.file_id, unique_id=photo.unique_id))
+    if len(draft.photos) >= maximum:
+        turn.say("intake.photos.full", maximum=maximum)
+        draft.photos_done = True
+        await advance(turn, draft)
+        return
+    save(turn, draft)
+    await prompt(turn)
+
+
+async def cancel(turn: Turn) -> None:
+    """Leave the complaint; nothing is filed."""
+    turn.reset()
+    turn.send(OutText(text=turn.t("intake.cancelled"), remove_keyboard=True))
+    await show_menu(turn)
+
+
+async def submit(turn: Turn, draft: Draft) -> None:
+    """File the ticket and tell the citizen its reference and the expected response time."""
+    city = turn.deps.city
+    now = turn.deps.clock.now()
+    if not await tickets.may_file(session=turn.session, citizen=turn.citizen, city=city, now=now):
+        turn.say("limits.tickets_per_day", limit=city.limits.tickets_per_day)
+        return
+    try:
+        ticket = await tickets.submit(
+            session=turn.session, citizen=turn.citizen, draft=draft, city=city, now=now
+        )
+    except tickets.DraftIncomplete:
+        await advance(turn, draft)
+        return
+    turn.reset()
+    unit = city.units[ticket.unit]
+    turn.say(
+        "intake.submitted",
+        reference=ticket.reference,
+        unit=unit.name.get(turn.lang),
+        response=Safe(expected_response(turn, ticket.response_target_seconds, ticket.sla_calendar)),
+    )
+    await show_menu(turn, brief=True)
+
+
+KIND_NUDGES = {
+    InboundKind.STICKER: "unsupported.sticker",
+    InboundKind.VOICE: "unsupported.voice",
+    InboundKind.DOCUMENT: "unsupported.document",
+    InboundKind.CONTACT: "unsupported.contact",
+    InboundKind.OTHER: "unsupported.other",
+}

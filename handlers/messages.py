@@ -1,0 +1,131 @@
+"""The channel-neutral message model: what adapters turn platform updates into, and back.
+
+Handlers read `Inbound` and write `Outbound` actions; no aiogram or WhatsApp type crosses
+into `handlers/` or `workflows/`. Texts use a small HTML subset (<b>, <i>, <code>) with
+user-supplied parts escaped; each adapter renders it for its platform.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    CONSOLE = "console"
+
+
+class InboundKind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    BUTTON = "button"
+    LOCATION = "location"
+    PHOTO = "photo"
+    VOICE = "voice"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    CONTACT = "contact"
+    EDITED = "edited"
+    OTHER = "other"
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
+class MediaRef(BaseModel):
+    """A platform's handle on a file (Telegram file_id, WhatsApp media id)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["photo", "voice", "document", "video"]
+    file_id: str
+    unique_id: str | None = None
+    group_id: str | None = None  # photos sent together as an album
+
+
+class Inbound(BaseModel):
+    """One thing a person did in a chat: a message, a button press, a shared location."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    event_id: str  # unique per channel: dedupes repeated deliveries
+    chat_id: str
+    user_id: str
+    kind: InboundKind
+    is_private: bool = True
+    message_id: str | None = None
+    text: str | None = None
+    command: str | None = None  # without the slash, lower-case
+    command_args: str = ""
+    payload: str | None = None  # button payload
+    location: Location | None = None
+    media: tuple[MediaRef, ...] = ()
+    display_name: str | None = None
+    username: str | None = None
+    platform_language: str | None = None
+
+
+class Button(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    payload: str = Field(max_length=64)
+
+
+class OutText(BaseModel):
+    """A text, optionally with choice buttons (rows) or a request to share location."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["text"] = "text"
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    request_location: str | None = None  # label of the "share my location" button
+    skip_label: str | None = None  # with request_location: a second plain-reply button
+    remove_keyboard: bool = False  # take away an earlier request_location keyboard
+
+
+class OutMedia(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["media"] = "media"
+    media: MediaRef
+    caption: str = ""
+
+
+class OutLocation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["location"] = "location"
+    location: Location
+
+
+Outbound = Annotated[OutText | OutMedia | OutLocation, Field(discriminator="kind")]
+
+
+class Envelope(BaseModel):
+    """An outbound action addressed to a chat: what the outbox stores and the sender delivers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    chat_id: str
+    action: Outbound
+
+
+def text_fields(text: str) -> dict[str, object]:
+    """A typed text as Inbound fields: a /command with its arguments, or plain text."""
+    if text.startswith("/") and len(text) > 1 and not text[1].isspace():
+        head, _, args = text[1:].partition(" ")
+        command = head.split("@", 1)[0].lower()
+        return {"kind": InboundKind.COMMAND, "text": text, "command": command, "command_args": args.strip()}
+    return {"kind": InboundKind.TEXT, "text": text}

@@ -1,0 +1,158 @@
+"""From an adapter's Inbound to stored state and queued replies, in one transaction.
+
+Dedupe, the citizen's record, the conversation step and the outbox rows for the replies all
+commit together: a repeated delivery changes nothing, and a crash before the commit leaves
+nothing half done (the platform delivers the update again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers import router
+from handlers.context import Deps, Turn
+from handlers.messages import Envelope, Inbound
+from models import Citizen, Conversation
+from models.db import Database
+from models.queries import (
+    citizen_by_identity,
+    conversation_for_update,
+    mark_seen,
+    recent_inbound_count,
+    seen_before,
+)
+from workflows.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000  # longer inbound texts are refused before any handler sees them
+
+
+class Pipeline:
+    """Handles inbound events one chat at a time, many chats at once."""
+
+    def __init__(self, db: Database, deps: Deps, on_queued: Callable[[], None] = lambda: None) -> None:
+        self.db = db
+        self.deps = deps
+        self.on_queued = on_queued
+        self._chats = KeyedLocks()
+
+    async def handle(self, inbound: Inbound) -> bool:
+        """Process an inbound event once; False if it was a repeat delivery."""
+        async with self._chats.hold((inbound.channel.value, inbound.chat_id)):
+            try:
+                handled = await self._handle_once(inbound)
+            except IntegrityError:
+                # another instance stored the same event (or citizen) first: look again
+                handled = await self._handle_once(inbound)
+        if handled:
+            self.on_queued()
+        return handled
+
+    async def _handle_once(self, inbound: Inbound) -> bool:
+        now = self.deps.clock.now()
+        async with self.db.transaction() as session:
+            channel = inbound.channel.value
+            if await seen_before(session=session, channel=channel, event_id=inbound.event_id):
+                log.info("duplicate %s event %s ignored", channel, inbound.event_id)
+                return False
+            flooded = await _flooded(session, inbound, self.deps, now)
+            mark_seen(
+                session=session, channel=channel, event_id=inbound.event_id, chat_id=inbound.chat_id, now=now
+            )
+            citizen = await _citizen(session, inbound, now)
+            conversation = await _conversation(session, inbound, now)
+            turn = Turn(
+                inbound=inbound, citizen=citizen, conversation=conversation, session=session, deps=self.deps
+            )
+            if flooded is not None:
+                if flooded:
+                    turn.say("limits.messages_per_minute")
+            elif inbound.text is not None and len(inbound.text) > MAX_TEXT:
+                turn.say("errors.text_too_long", maximum=MAX_TEXT, length=len(inbound.text))
+            else:
+                await router.step(turn)
+            conversation.updated_at = now
+            for reply in turn.replies:
+                enqueue(
+                    session=session,
+                    envelope=Envelope(channel=inbound.channel, chat_id=inbound.chat_id, action=reply),
+                    now=now,
+                )
+        return True
+
+
+async def _flooded(session: AsyncSession, inbound: Inbound, deps: Deps, now: datetime) -> bool | None:
+    """None if within the per-minute limit; True on the first message over it (answered), False after."""
+    limit = deps.city.limits.messages_per_minute
+    count = await recent_inbound_count(
+        session=session,
+        channel=inbound.channel.value,
+        chat_id=inbound.chat_id,
+        since=now - timedelta(minutes=1),
+    )
+    if count < limit:
+        return None
+    return count == limit
+
+
+async def _citizen(session: AsyncSession, inbound: Inbound, now: datetime) -> Citizen:
+    citizen = await citizen_by_identity(
+        session=session, channel=inbound.channel.value, external_id=inbound.user_id
+    )
+    if citizen is None:
+        citizen = Citizen(
+            channel=inbound.channel.value,
+            external_id=inbound.user_id,
+            chat_id=inbound.chat_id,
+            created_at=now,
+            last_seen_at=now,
+        )
+        session.add(citizen)
+    if inbound.is_private:
+        citizen.chat_id = inbound.chat_id
+    citizen.display_name = (inbound.display_name or citizen.display_name or "")[:128] or None
+    citizen.username = (inbound.username or citizen.username or "")[:64] or None
+    citizen.last_seen_at = now
+    await session.flush()
+    return citizen
+
+
+async def _conversation(session: AsyncSession, inbound: Inbound, now: datetime) -> Conversation:
+    conversation = await conversation_for_update(
+        session=session, channel=inbound.channel.value, chat_id=inbound.chat_id
+    )
+    if conversation is None:
+        conversation = Conversation(
+            channel=inbound.channel.value, chat_id=inbound.chat_id, data={}, updated_at=now
+        )
+        session.add(conversation)
+    return conversation
+
+
+class KeyedLocks:
+    """One lock per key, forgotten when nobody holds or waits for it: a chat's events in order."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

@@ -1,0 +1,172 @@
+"""One step of a conversation: the stored state and an inbound event in, replies and a new state out.
+
+Order of precedence, the same in every state:
+
+| input                          | what happens                                                  |
+|--------------------------------|---------------------------------------------------------------|
+| edited message                 | told edits are not read; the step is asked again              |
+| emergency words in any text    | the emergency number at once, then the input is handled as usual |
+| /start /help /batal /cancel /bahasa /language /status /lapor /tiket | the command, from any state |
+| unknown /command               | told so, with a pointer to /help; the step is asked again     |
+| button from the menu ("m|…")   | works from any message, however old                           |
+| button of an earlier step      | told it is no longer active; the current step is asked again  |
+| button of the current step     | the step's answer                                             |
+| text, location, photo          | the step's answer where it expects one, otherwise a nudge     |
+| sticker, voice, document, contact, anything else | a polite "can't use this here"; the step stays |
+"""
+
+from __future__ import annotations
+
+from workflows.emergency import is_emergency
+
+from handlers import intake, menu, status
+from handlers.context import MENU, Turn
+from handlers.messages import InboundKind
+from handlers.states import INTAKE_STATES, State
+from workflows.language import detect_language
+
+COMMANDS = {
+    "start": "start",
+    "mulai": "start",
+    "help": "help",
+    "bantuan": "help",
+    "batal": "cancel",
+    "cancel": "cancel",
+    "bahasa": "language",
+    "language": "language",
+    "status": "status",
+    "cek": "status",
+    "lapor": "new",
+    "report": "new",
+    "aduan": "new",
+    "tiket": "tickets",
+    "tickets": "tickets",
+    "menu": "menu",
+}
+
+
+async def step(turn: Turn) -> None:
+    """Handle one inbound event for the conversation it belongs to."""
+    inbound = turn.inbound
+    if not inbound.is_private:
+        return  # group chats belong to officers: handled by the workflow engine, not here
+    if inbound.kind == InboundKind.EDITED:
+        turn.say("unsupported.edited")
+        return
+    if inbound.text and inbound.kind in (InboundKind.TEXT, InboundKind.COMMAND):
+        if is_emergency(inbound.text):
+            turn.say("emergency.call", number=turn.deps.city.city.emergency_number)
+    if inbound.kind == InboundKind.COMMAND:
+        await on_command(turn, inbound.command or "", inbound.command_args)
+    elif inbound.kind == InboundKind.BUTTON:
+        await on_button(turn, inbound.payload or "")
+    elif inbound.kind == InboundKind.TEXT:
+        await on_text(turn, inbound.text or "")
+    elif inbound.kind == InboundKind.LOCATION:
+        await intake.on_location(turn)
+    elif inbound.kind == InboundKind.PHOTO and inbound.media:
+        await intake.on_photo(turn)
+    else:
+        turn.say(intake.KIND_NUDGES.get(inbound.kind, "unsupported.other"))
+        await reprompt(turn)
+
+
+async def on_command(turn: Turn, command: str, args: str) -> None:
+    action = COMMANDS.get(command)
+    if action is None:
+        turn.say("errors.unknown_command", command=command[:32])
+        await reprompt(turn)
+    elif action == "start":
+        if turn.state in INTAKE_STATES:
+            turn.say("start.in_progress")
+            await intake.prompt(turn)
+        else:
+            turn.goto(State.IDLE)
+            await menu.greet(turn)
+    elif action == "status" and not args.strip() and turn.state in INTAKE_STATES:
+        turn.say("status.usage", example=status.example_reference(turn))
+        await intake.prompt(turn)
+    elif action == "status":
+        await status.show_status(turn, args)
+    else:
+        await menu_action(turn, action)
+
+
+async def menu_action(turn: Turn, action: str) -> None:
+    """What the main-menu buttons and their commands do, from any state."""
+    name, _, value = action.partition(":")
+    busy = turn.state in INTAKE_STATES
+    if name == "new" and busy:
+        turn.say("intake.already_started")
+        await intake.prompt(turn)
+    elif name == "new":
+        await intake.start(turn)
+    elif name == "cancel":
+        if turn.state in INTAKE_STATES or turn.state == State.STATUS_REF:
+            await intake.cancel(turn)
+        else:
+            turn.say("cancel.nothing")
+            await menu.show_menu(turn, brief=True)
+    elif name == "tickets":
+        await status.show_my_tickets(turn)
+    elif name == "tk":
+        await status.show_status(turn, value)
+    elif name == "help":
+        await menu.show_help(turn)
+    elif name == "menu":
+        await menu.show_menu(turn)
+    elif name == "language":
+        await menu.ask_language(turn)
+    elif name == "lang" and value:
+        await menu.set_language(turn, value, resume=turn.state != State.IDLE)
+        if turn.state != State.IDLE:
+            await reprompt(turn)
+    elif name == "lang":
+        await menu.ask_language(turn)
+    else:
+        turn.say("errors.stale_button")
+    if busy and name in ("tickets", "tk", "help", "menu"):
+        await intake.prompt(turn)  # back to the complaint being written
+
+
+async def on_button(turn: Turn, payload: str) -> None:
+    scope, _, action = payload.partition("|")
+    if scope == MENU:
+        await menu_action(turn, action)
+        return
+    if scope != str(turn.conversation.step):
+        turn.say("errors.stale_button")
+        await reprompt(turn)
+        return
+    if not await intake.on_button(turn, action):
+        turn.say("errors.stale_button")
+        await reprompt(turn)
+
+
+async def on_text(turn: Turn, text: str) -> None:
+    remember_language(turn, text)
+    if turn.state in INTAKE_STATES:
+        await intake.on_text(turn, text)
+    elif turn.state == State.STATUS_REF:
+        await status.show_status(turn, text)
+    elif len(text.strip()) < turn.deps.city.limits.description_min_chars:
+        await menu.greet(turn)  # "halo", "pagi": a greeting, not a complaint
+    else:
+        await intake.start(turn, text)
+
+
+def remember_language(turn: Turn, text: str) -> None:
+    """Detect the language from the first free text long enough to tell, unless one was chosen."""
+    citizen = turn.citizen
+    if citizen.language_source != "default" or len(text.split()) < 3:
+        return
+    citizen.language = detect_language(text, default=citizen.language)
+    citizen.language_source = "detected"
+
+
+async def reprompt(turn: Turn) -> None:
+    """Ask the current step's question again so the citizen knows where they are."""
+    if turn.state in INTAKE_STATES:
+        await intake.prompt(turn)
+    elif turn.state == State.STATUS_REF:
+        turn.say("status.ask", example=status.example_reference(turn))

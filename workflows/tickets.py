@@ -1,0 +1,154 @@
+"""Filing tickets and reading them back for their reporter."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import Attachment, Citizen, Identity, Ticket, TicketEvent, TicketStatus
+from workflows.city_config import CityConfig
+from workflows.drafts import Draft
+from workflows.references import new_reference
+
+REFERENCE_ATTEMPTS = 8
+
+
+class DraftIncomplete(ValueError):
+    """The draft lacks something the category needs."""
+
+
+async def tickets_filed_since(*, session: AsyncSession, citizen_id: int, since: datetime) -> int:
+    """How many tickets the citizen filed from `since` on (one indexed query)."""
+    query = (
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.citizen_id == citizen_id, Ticket.created_at >= since)
+    )
+    return int((await session.exec(query)).one())
+
+
+async def may_file(*, session: AsyncSession, citizen: Citizen, city: CityConfig, now: datetime) -> bool:
+    """False when the citizen reached the per-day limit (a rolling 24 hours)."""
+    assert citizen.id is not None
+    filed = await tickets_filed_since(session=session, citizen_id=citizen.id, since=now - timedelta(days=1))
+    return filed < city.limits.tickets_per_day
+
+
+def check_draft(draft: Draft, city: CityConfig) -> None:
+    """Raise DraftIncomplete unless the draft can become a ticket."""
+    if not draft.category or draft.category not in city.categories:
+        raise DraftIncomplete("category")
+    if not draft.description:
+        raise DraftIncomplete("description")
+    category = city.categories[draft.category]
+    if category.location == "required" and draft.latitude is None and not draft.address:
+        raise DraftIncomplete("location")
+    if draft.identity is None:
+        raise DraftIncomplete("identity")
+
+
+async def submit(
+    *, session: AsyncSession, citizen: Citizen, draft: Draft, city: CityConfig, now: datetime
+) -> Ticket:
+    """Store the confirmed draft as a ticket with its photos and a 'submitted' event."""
+    check_draft(draft, city)
+    assert draft.category and draft.description and draft.identity and citizen.id is not None
+    category = city.categories[draft.category]
+    policy = city.sla_for(draft.category)
+    identity = draft.identity
+    if category.sensitive and identity == Identity.PUBLIC:
+        identity = Identity.CONFIDENTIAL  # complaints about officials never carry a public name
+    ticket = Ticket(
+        reference="",
+        citizen_id=citizen.id,
+        channel=citizen.channel,
+        category=draft.category,
+        unit=category.unit,
+        description=draft.description,
+        address=draft.address,
+        latitude=draft.latitude,
+        longitude=draft.longitude,
+        identity=identity,
+        language=citizen.language,
+        status=TicketStatus.SUBMITTED,
+        created_at=now,
+        updated_at=now,
+        response_target_seconds=int(policy.response_delta.total_seconds()),
+        sla_calendar=policy.calendar,
+    )
+    await _insert_with_fresh_reference(session, ticket, city, now)
+    assert ticket.id is not None
+    for photo in draft.photos:
+        session.add(
+            Attachment(
+                ticket_id=ticket.id,
+                kind="photo",
+                channel=citizen.channel,
+                file_id=photo.file_id,
+                unique_id=photo.unique_id,
+                created_at=now,
+            )
+        )
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=now,
+            actor_kind="citizen",
+            actor_id=str(citizen.id),
+            action="submitted",
+            to_status=TicketStatus.SUBMITTED,
+            details={"category": ticket.category, "unit": ticket.unit, "identity": identity},
+        )
+    )
+    return ticket
+
+
+async def _insert_with_fresh_reference(
+    session: AsyncSession, ticket: Ticket, city: CityConfig, now: datetime
+) -> None:
+    for _ in range(REFERENCE_ATTEMPTS):
+        ticket.reference = new_reference(city.city.reference_prefix, now, city.city.timezone)
+        try:
+            async with session.begin_nested():
+                session.add(ticket)
+                await session.flush()
+            return
+        except IntegrityError:
+            continue  # the reference was taken: draw another
+    raise RuntimeError("could not draw a free ticket reference")
+
+
+async def own_ticket(*, session: AsyncSession, citizen: Citizen, reference: str) -> Ticket | None:
+    """The ticket with this reference if the citizen filed it; None otherwise, whoever owns it."""
+    query = select(Ticket).where(Ticket.reference == reference, Ticket.citizen_id == citizen.id)
+    return (await session.exec(query)).first()
+
+
+async def recent_tickets(*, session: AsyncSession, citizen: Citizen, limit: int = 5) -> list[Ticket]:
+    """The citizen's newest tickets, newest first."""
+    query = (
+        select(Ticket)
+        .where(Ticket.citizen_id == citizen.id)
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+        .limit(limit)
+    )
+    return list(await session.exec(query))
+
+
+async def public_timeline(*, session: AsyncSession, ticket: Ticket) -> list[TicketEvent]:
+    """The events the citizen sees, oldest first: the same record officers keep."""
+    query = (
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, col(TicketEvent.public).is_(True))
+        .order_by(TicketEvent.at, TicketEvent.id)
+    )
+    return list(await session.exec(query))
+
+
+async def count_attachments(*, session: AsyncSession, ticket: Ticket) -> int:
+    query = select(func.count()).select_from(Attachment).where(Attachment.ticket_id == ticket.id)
+    return int((await session.exec(query)).one())
