@@ -124,7 +124,7 @@ async def run_console(settings: Settings, clock: Clock | None = None) -> None:
     try:
         for language in app.deps.texts.languages:
             print(app.deps.texts("console.banner", language), flush=True)
-        await read_lines(adapter, app.pipeline.handle)
+        await read_lines(adapter, app.pipeline.handle, app.drain)
         await app.drain()
     finally:
         await app.close()

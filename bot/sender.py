@@ -47,6 +47,7 @@ class OutboxSender:
         self.min_gap = 1.0 / per_second
         self._wake = asyncio.Event()
         self._stopping = False
+        self._pass = asyncio.Lock()  # one pass at a time, whoever asks: a row is never sent twice
 
     def wake(self) -> None:
         self._wake.set()
@@ -73,6 +74,10 @@ class OutboxSender:
 
     async def send_due(self) -> bool:
         """One pass over due rows; True if any row was handled."""
+        async with self._pass:
+            return await self._send_due()
+
+    async def _send_due(self) -> bool:
         async with self.db.sessions() as session:
             rows = await pending_outbox(session=session, now=self.clock.now(), limit=BATCH)
         blocked: set[tuple[str, str]] = set()

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from workflows.classify import Classifier
 
 from handlers.i18n import Translator
 from handlers.messages import Button, Inbound, Outbound, OutText
 from handlers.states import State
 from models import Citizen, Conversation
 from workflows.city_config import CityConfig
+from workflows.classify import Classifier
 from workflows.clock import Clock
 
 MENU = "m"  # button payloads that work from any message: "m|action"
@@ -66,13 +66,17 @@ class Turn:
     def send(self, action: Outbound) -> None:
         self.replies.append(action)
 
+    def label(self, key: str, **params: Any) -> str:
+        """A catalogue text as a plain label (buttons and keyboards are never markup)."""
+        return self.deps.texts.plain(key, self.lang, **params)
+
     def button(self, key: str, action: str, **params: Any) -> Button:
         """A button valid only while the conversation stays at this step."""
-        return Button(label=self.t(key, **params), payload=f"{self.conversation.step}|{action}")
+        return Button(label=self.label(key, **params), payload=f"{self.conversation.step}|{action}")
 
     def menu_button(self, key: str, action: str, **params: Any) -> Button:
         """A button that works from any message, however old."""
-        return Button(label=self.t(key, **params), payload=f"{MENU}|{action}")
+        return Button(label=self.label(key, **params), payload=f"{MENU}|{action}")
 
     def goto(self, state: State, **data: Any) -> None:
         """Move to a state; buttons of earlier steps become stale."""

@@ -49,6 +49,10 @@ class Translator:
         values = {k: v if isinstance(v, Safe) else escape(v) for k, v in params.items()}
         return self.template(key, language).format(**values)
 
+    def plain(self, key: str, language: str, **params: Any) -> str:
+        """The text for key as plain text (button labels): nothing is markup, nothing is escaped."""
+        return self.template(key, language).format(**params)
+
     def all_languages(self, key: str) -> set[str]:
         """Every language's text for key (to recognise a reply-keyboard label in any language)."""
         return {self.template(key, lang) for lang in self.languages}

@@ -143,8 +143,8 @@ def ask_location(turn: Turn, draft: Draft) -> None:
     turn.send(
         OutText(
             text=turn.t(key),
-            request_location=turn.t("intake.location.share_button"),
-            skip_label=turn.t("intake.location.skip_button") if optional else None,
+            request_location=turn.label("intake.location.share_button"),
+            skip_label=turn.label("intake.location.skip_button") if optional else None,
         )
     )
 

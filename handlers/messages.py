@@ -75,6 +75,8 @@ class Inbound(BaseModel):
 
 
 class Button(BaseModel):
+    """A choice: its label is plain text (not markup), its payload comes back when pressed."""
+
     model_config = ConfigDict(frozen=True)
 
     label: str

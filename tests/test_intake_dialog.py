@@ -175,6 +175,13 @@ async def test_stale_button_is_refused_and_the_step_is_asked_again(
     assert warga.keyboard is not None
 
 
+async def test_button_labels_are_plain_text(citizen: Callable[..., Dialog]) -> None:
+    warga = citizen()
+    await warga.press_payload("m|new")
+    labels = [b.label for b in warga.buttons]
+    assert "🛡 Pungli & Penyalahgunaan Wewenang" in labels  # not "&amp;": buttons are not HTML
+
+
 async def test_old_menu_buttons_keep_working(citizen: Callable[..., Dialog]) -> None:
     warga = citizen()
     await warga.say("/start")

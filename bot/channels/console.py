@@ -136,9 +136,14 @@ def render(text: str) -> str:
 async def read_lines(
     adapter: ConsoleAdapter,
     sink: Callable[[Inbound], Awaitable[bool]],
+    answered: Callable[[], Awaitable[None]],
     stream: TextIO | None = None,
 ) -> None:
-    """Feed typed lines to sink until end of input."""
+    """Feed typed lines to sink until end of input, each after the bot has answered the last.
+
+    Waiting for the answer keeps piped input meaningful: a number typed ahead presses a button
+    of the message it was typed after.
+    """
     stream = stream or sys.stdin
     while True:
         line = await asyncio.to_thread(stream.readline)
@@ -146,3 +151,4 @@ async def read_lines(
             return
         if line.strip():
             await sink(adapter.to_inbound(line))
+            await answered()
