@@ -1,0 +1,320 @@
+"""The conversation core on PostgreSQL: migrations, a whole complaint, dedupe, restarts, two instances.
+
+Uses the PostgreSQL at 127.0.0.1:5432 (database `test`, trust authentication, user postgres or
+root) when it answers, in a database of its own created for this module and dropped after it;
+skipped with the reason when it does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel, col, select
+
+import handlers.pipeline
+from handlers.context import Deps
+from handlers.messages import Channel, Inbound, text_fields
+from handlers.pipeline import Pipeline
+from models import Attachment, Conversation, OutboxMessage, TicketEvent
+from models.db import Database, alembic_config
+from tests.conftest import MONDAY_MORNING
+from tests.dialog import Dialog
+from tests.test_intake_dialog import file_rubbish_complaint, tickets_in
+
+HOST, PORT, ADMIN_DATABASE = "127.0.0.1", 5432, "test"
+USERS = ("postgres", "root")
+CONNECT_TIMEOUT = 3.0
+
+
+async def connect_admin(users: tuple[str, ...]) -> tuple[asyncpg.Connection, str]:
+    """A connection to the `test` database and the first of users it worked with."""
+    errors: list[str] = []
+    for user in users:
+        try:
+            connection = await asyncpg.connect(
+                host=HOST, port=PORT, user=user, database=ADMIN_DATABASE, timeout=CONNECT_TIMEOUT
+            )
+        except Exception as error:  # refused, timed out, no such role, password wanted...
+            errors.append(f"{user}: {error!r}")
+        else:
+            return connection, user
+    raise ConnectionError("; ".join(errors))
+
+
+@asynccontextmanager
+async def fresh_database(user: str) -> AsyncIterator[str]:
+    """An empty database of its own (its URL), dropped afterwards whoever is still connected to it."""
+    name = f"civicbot_test_{secrets.token_hex(6)}"
+    admin, _ = await connect_admin((user,))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')  # outside a transaction, as it must be
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql://{user}@{HOST}:{PORT}/{name}"
+    finally:
+        admin, _ = await connect_admin((user,))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def postgres_user() -> str:
+    """The user PostgreSQL lets in, or the whole module skipped with the reason."""
+    try:
+        admin, user = await connect_admin(USERS)
+    except ConnectionError as error:
+        pytest.skip(f"PostgreSQL at {HOST}:{PORT} is not answering: {error}")
+    await admin.close()
+    return user
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def postgres_url(postgres_user: str) -> AsyncIterator[str]:
+    """The module's own database."""
+    async with fresh_database(postgres_user) as url:
+        yield url
+
+
+@pytest_asyncio.fixture
+async def db_url(postgres_url: str) -> str:
+    """Overrides conftest's SQLite file: `db`, `pipeline` and `citizen` run on PostgreSQL.
+
+    Every test starts from empty tables (the schema stays, migrated by the first test to need it).
+    """
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        tables = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        if tables:
+            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+            await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+    return postgres_url
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def schema_of(url: str) -> tuple[set[str], list[str]]:
+    """The tables of a database and its Alembic revisions."""
+    connection = await asyncpg.connect(url)
+    try:
+        tables = {
+            row["tablename"]
+            for row in await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
+        revisions = (
+            [row["version_num"] for row in await connection.fetch("SELECT version_num FROM alembic_version")]
+            if "alembic_version" in tables
+            else []
+        )
+    finally:
+        await connection.close()
+    return tables, revisions
+
+
+async def outbox_payloads(db: Database, chat_id: str) -> list[dict[str, Any]]:
+    async with db.sessions() as session:
+        rows = await session.exec(
+            select(OutboxMessage).where(OutboxMessage.chat_id == chat_id).order_by(col(OutboxMessage.id))
+        )
+        return [row.payload for row in rows]
+
+
+def inbound(event_id: str, chat_id: str, text: str) -> Inbound:
+    return Inbound(
+        channel=Channel.TELEGRAM,
+        event_id=event_id,
+        chat_id=chat_id,
+        user_id=chat_id,
+        display_name="Siti Warga",
+        **text_fields(text),  # type: ignore[arg-type]
+    )
+
+
+@asynccontextmanager
+async def instances(url: str, deps: Deps, count: int = 2) -> AsyncIterator[list[Pipeline]]:
+    """Pipelines as separate processes would have them: each with its own engine and pool."""
+    databases = [Database(url) for _ in range(count)]
+    try:
+        yield [Pipeline(database, deps) for database in databases]
+    finally:
+        for database in databases:
+            await database.dispose()
+
+
+class DedupeRace:
+    """Once armed, the next two events both pass the "seen before?" check before either goes on.
+
+    This is the window two instances share when a platform delivers the same update to both:
+    neither has committed yet, so both believe the event is new.
+    """
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self._barrier = asyncio.Barrier(2)
+
+    def arm(self) -> None:
+        self.waiting = 2
+
+    async def seen_before(self, **kwargs: Any) -> bool:
+        answer = await REAL_SEEN_BEFORE(**kwargs)
+        if self.waiting > 0:
+            self.waiting -= 1
+            await asyncio.wait_for(self._barrier.wait(), 10)
+        return answer
+
+
+REAL_SEEN_BEFORE = handlers.pipeline.seen_before
+
+
+@pytest.fixture
+def race(monkeypatch: pytest.MonkeyPatch) -> DedupeRace:
+    race = DedupeRace()
+    monkeypatch.setattr(handlers.pipeline, "seen_before", race.seen_before)
+    return race
+
+
+async def test_migrations_create_every_table_and_run_again_harmlessly(postgres_user: str) -> None:
+    async with fresh_database(postgres_user) as url:
+        assert await schema_of(url) == (set(), [])
+        first = Database(url)
+        await first.migrate()
+        tables, revisions = await schema_of(url)
+        assert set(SQLModel.metadata.tables) <= tables
+        assert revisions == [head_revision()]
+        async with first.transaction() as session:
+            session.add(
+                Conversation(channel="telegram", chat_id="7", data={"kept": True}, updated_at=MONDAY_MORNING)
+            )
+        await first.migrate()  # again, on the same engine
+        second = Database(url)
+        await second.migrate()  # and as the next start of the bot would
+        assert await schema_of(url) == (tables, revisions)
+        async with second.sessions() as session:
+            [kept] = (await session.exec(select(Conversation))).all()
+        assert kept.data == {"kept": True}
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_a_whole_complaint_is_stored_with_its_photo_and_event(
+    citizen: Callable[..., Dialog], db: Database
+) -> None:
+    assert not db.is_sqlite
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    assert "1 hari kerja" in warga.text
+    [ticket] = await tickets_in(db)
+    assert ticket.reference == reference
+    assert (ticket.category, ticket.unit, ticket.identity) == ("sampah", "dlh", "public")
+    assert (ticket.latitude, ticket.longitude) == (-6.2001, 106.8167)
+    assert ticket.created_at == MONDAY_MORNING  # timestamptz round trip, still aware
+    async with db.sessions() as session:
+        photos = (await session.exec(select(Attachment))).all()
+        events = (await session.exec(select(TicketEvent))).all()
+    assert [(p.ticket_id, p.file_id) for p in photos] == [(ticket.id, "photo-A")]
+    assert [(e.ticket_id, e.action, e.actor_kind, e.to_status) for e in events] == [
+        (ticket.id, "submitted", "citizen", "submitted")
+    ]
+
+
+async def test_a_repeated_delivery_is_handled_once(citizen: Callable[..., Dialog], db: Database) -> None:
+    warga = citizen()
+    await warga.send(event_id="update-42", kind="command", text="/start", command="start")
+    assert "Selamat datang" in warga.text
+    await warga.send(event_id="update-42", kind="command", text="/start", command="start")
+    assert warga.replies == []
+
+
+async def test_a_restart_resumes_the_conversation(
+    citizen: Callable[..., Dialog], db_url: str, deps: Deps
+) -> None:
+    warga = citizen()
+    await warga.press_payload("m|new")
+    await warga.press("Jalan")
+    await warga.say("Aspal mengelupas dan berlubang sepanjang 20 meter")
+    assert warga.keyboard is not None
+    restarted = Database(db_url)
+    await restarted.migrate()
+    after = Dialog(Pipeline(restarted, deps), user_id=warga.user_id)
+    after._seen = warga._seen
+    await after.say("Jl. Anggrek 12 dekat masjid")
+    assert "Alamat dicatat" in after.text
+    assert "Kirim foto" in after.text
+    await after.press("Lewati")
+    await after.press("Publik")
+    await after.press("Kirim pengaduan")
+    [ticket] = await tickets_in(restarted)
+    assert (ticket.category, ticket.address) == ("jalan", "Jl. Anggrek 12 dekat masjid")
+    await restarted.dispose()
+
+
+async def single_delivery_replies(db: Database, pipeline: Pipeline, text: str) -> list[dict[str, Any]]:
+    """What one delivery of text to a new chat puts in the outbox: the expected set of replies."""
+    assert await pipeline.handle(inbound("control-1", "9000", text))
+    return await outbox_payloads(db, "9000")
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["gathered", "forced-race"])
+async def test_two_instances_given_the_same_event_answer_it_once(
+    db: Database, db_url: str, deps: Deps, race: DedupeRace, forced: bool
+) -> None:
+    expected = await single_delivery_replies(db, Pipeline(db, deps), "/start")
+    assert expected
+    if forced:
+        race.arm()
+    async with instances(db_url, deps) as (one, two):
+        event = inbound("update-7", "1001", "/start")
+        handled = await asyncio.gather(one.handle(event), two.handle(event))
+    assert sorted(handled) == [False, True]
+    assert await outbox_payloads(db, "1001") == expected
+
+
+async def test_two_instances_given_the_same_event_mid_complaint_answer_it_once(
+    citizen: Callable[..., Dialog], db: Database, db_url: str, deps: Deps, race: DedupeRace
+) -> None:
+    warga = citizen()
+    await warga.press_payload("m|new")
+    await warga.press("Sampah")
+    before = await outbox_payloads(db, warga.chat_id)
+    race.arm()
+    async with instances(db_url, deps) as (one, two):
+        event = inbound("update-8", warga.chat_id, "Sampah menumpuk di depan gang, sudah seminggu")
+        handled = await asyncio.gather(one.handle(event), two.handle(event))
+    assert sorted(handled) == [False, True]
+    new = (await outbox_payloads(db, warga.chat_id))[len(before) :]
+    assert len(new) == 1 and new[0]["request_location"], new  # asked for the location, once
+    async with db.sessions() as session:
+        conversation = (await session.exec(select(Conversation))).one()
+    assert conversation.data["draft"]["description"].startswith("Sampah menumpuk")
+
+
+async def test_two_instances_with_different_first_events_of_a_new_chat_both_answer(
+    db: Database, db_url: str, deps: Deps, race: DedupeRace
+) -> None:
+    """Both create the citizen and the conversation; the loser's retry finds them and goes on."""
+    race.arm()
+    async with instances(db_url, deps) as (one, two):
+        handled = await asyncio.gather(
+            one.handle(inbound("update-9", "1002", "/help")),
+            two.handle(inbound("update-10", "1002", "/help")),
+        )
+    assert handled == [True, True]
+    payloads = await outbox_payloads(db, "1002")
+    assert len(payloads) >= 2
+    assert all("Cara menggunakan" in p.get("text", "") for p in payloads if p["kind"] == "text")
