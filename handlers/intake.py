@@ -10,8 +10,8 @@ from handlers.context import Turn, pairs
 from handlers.format import expected_response, summary_text
 from handlers.i18n import Safe
 from handlers.menu import show_menu
-from handlers.messages import Button, InboundKind, OutText
-from handlers.states import State
+from handlers.messages import Button, InboundKind, MediaRef, OutText
+from handlers.states import INTAKE_STATES, State
 from models import Identity
 from workflows import tickets
 from workflows.drafts import Draft, DraftPhoto
@@ -35,7 +35,7 @@ def next_state(turn: Turn, draft: Draft) -> State:
         return State.DESCRIPTION
     if not draft.has_location:
         return State.LOCATION
-    if not draft.photos_done and turn.deps.city.limits.photos_max > 0:
+    if not draft.photos_done and len(draft.photos) < turn.deps.city.limits.photos_max:
         return State.PHOTOS
     if draft.identity is None:
         return State.IDENTITY
@@ -58,14 +58,18 @@ async def prompt(turn: Turn) -> None:
     asker(turn, draft_of(turn))
 
 
-async def start(turn: Turn, text: str | None = None) -> None:
-    """Begin a complaint, from the menu (no text) or from a free-text message."""
+async def start(turn: Turn, text: str | None = None, photo: MediaRef | None = None) -> None:
+    """Begin a complaint: from the menu, from a free-text message, or from a photo (and caption)."""
     now = turn.deps.clock.now()
     if not await tickets.may_file(session=turn.session, citizen=turn.citizen, city=turn.deps.city, now=now):
         turn.say("limits.tickets_per_day", limit=turn.deps.city.limits.tickets_per_day)
         return
     turn.conversation.data = {}
     draft = Draft()
+    if photo is not None:
+        draft.photos.append(DraftPhoto(file_id=photo.file_id, unique_id=photo.unique_id))
+        turn.set_data(album=photo.group_id)
+        turn.say("intake.photos.kept", count=1, maximum=turn.deps.city.limits.photos_max)
     if text is None:
         save(turn, draft)
         turn.goto(State.CATEGORY)
@@ -345,19 +349,30 @@ async def on_location(turn: Turn) -> None:
 
 
 async def on_photo(turn: Turn) -> None:
-    """A photo: kept at the photo step (up to the limit), else the citizen is told where we are."""
-    draft = draft_of(turn)
-    if turn.state != State.PHOTOS:
-        turn.say("nudge.photo_not_now")
-        await prompt(turn)
-        return
-    maximum = turn.deps.city.limits.photos_max
+    """A photo is never thrown away: it starts a complaint, or joins the one being written."""
     photo = turn.inbound.media[0]
+    if turn.state not in INTAKE_STATES:
+        caption = (turn.inbound.text or "").strip()
+        long_enough = len(caption) >= turn.deps.city.limits.description_min_chars
+        await start(turn, caption if long_enough else None, photo=photo)
+        return
+    draft = draft_of(turn)
+    maximum = turn.deps.city.limits.photos_max
+    same_album = photo.group_id is not None and photo.group_id == turn.data.get("album")
+    turn.set_data(album=photo.group_id)
     if len(draft.photos) >= maximum:
         turn.say("intake.photos.limit", maximum=maximum)
+        if turn.state != State.PHOTOS and not same_album:
+            await prompt(turn)
         return
     if all(p.file_id != photo.file_id for p in draft.photos):
         draft.photos.append(DraftPhoto(file_id=photo.file_id, unique_id=photo.unique_id))
+    if turn.state != State.PHOTOS:
+        save(turn, draft)
+        turn.say("intake.photos.kept", count=len(draft.photos), maximum=maximum)
+        if not same_album:
+            await prompt(turn)  # back to the question the photo interrupted
+        return
     if len(draft.photos) >= maximum:
         turn.say("intake.photos.full", maximum=maximum)
         draft.photos_done = True

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from handlers.messages import InboundKind, OutText
+from handlers.messages import InboundKind, MediaRef, OutText
 from models import Attachment, Citizen, Conversation, Ticket, TicketEvent
 from models.db import Database
 from tests.dialog import Dialog
@@ -241,8 +241,6 @@ async def test_unsupported_messages_get_a_polite_reply_and_keep_the_step(
         await warga.other(kind)
         assert words in warga.text, kind
         assert "Ceritakan masalahnya" in warga.text, kind
-    await warga.photo()
-    assert "tidak sedang meminta foto" in warga.text
     await warga.say("Sampah dibuang sembarangan di sungai belakang pasar")
     assert warga.keyboard is not None
 
@@ -297,9 +295,60 @@ async def test_at_most_three_photos(citizen: Callable[..., Dialog], db: Database
     assert "3 foto diterima" in warga.text
     assert "identitas" in warga.text.lower()  # moved on by itself
     await warga.photo("p4")
-    assert "tidak sedang meminta foto" in warga.text
+    assert "Maksimal 3 foto" in warga.text
+    assert "identitas" in warga.text.lower()  # and asked again where the citizen is
     await warga.press("Publik")
     assert "Foto: 3" in warga.text
+
+
+async def test_a_photo_first_starts_a_complaint_with_its_caption(
+    citizen: Callable[..., Dialog], db: Database
+) -> None:
+    warga = citizen()
+    await warga.photo("pothole", caption="jalan berlubang besar di depan sd negeri 5, sudah ada yang jatuh")
+    assert "Foto disimpan" in warga.text
+    assert "Sepertinya ini tentang" in warga.text and "Jalan" in warga.text
+    await warga.press("Ya, benar")
+    await warga.share_location()
+    assert "Kirim foto lain" in warga.text  # the photo step knows one is already there
+    await warga.press("Selesai")
+    await warga.press("Publik")
+    await warga.press("Kirim")
+    [ticket] = await tickets_in(db)
+    assert ticket.category == "jalan"
+    async with db.sessions() as session:
+        assert [a.file_id for a in await session.exec(select(Attachment))] == ["pothole"]
+
+
+async def test_a_photo_sent_early_is_kept(citizen: Callable[..., Dialog]) -> None:
+    warga = citizen()
+    await warga.photo("no-caption")
+    assert "Foto disimpan" in warga.text and "Pengaduan Anda tentang apa" in warga.text
+    await warga.press("Sampah")
+    await warga.photo("second")  # while the bot asks for the description
+    assert "(2 dari 3)" in warga.text and "Ceritakan masalahnya" in warga.text
+    await warga.say("Sampah plastik menyumbat saluran di pasar")
+    await warga.share_location()
+    await warga.press("Selesai")
+    await warga.press("Anonim")
+    assert "Foto: 2" in warga.text
+
+
+async def test_an_album_of_five_keeps_three_and_says_so_once(citizen: Callable[..., Dialog]) -> None:
+    warga = citizen()
+    await warga.press_payload("m|new")
+    await warga.press("Sampah")
+    await warga.say("Tumpukan sampah di TPS liar belakang pasar")
+    await warga.share_location()
+    album = [
+        await warga.send(
+            kind=InboundKind.PHOTO, media=(MediaRef(kind="photo", file_id=f"a{i}", group_id="album-1"),)
+        )
+        for i in range(5)
+    ]
+    texts = ["\n".join(r.text for r in replies if isinstance(r, OutText)) for replies in album]
+    assert "3 foto diterima" in texts[2] and "identitas" in texts[2].lower()
+    assert all("Maksimal 3 foto" in t and "identitas" not in t.lower() for t in texts[3:])
 
 
 async def test_editing_a_part_returns_to_the_summary(citizen: Callable[..., Dialog], db: Database) -> None:
