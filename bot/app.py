@@ -78,13 +78,19 @@ def city_config_path(settings: Settings) -> Path:
 
 async def build_app(settings: Settings, clock: Clock | None = None) -> App:
     """Everything but the channels; the database is migrated to the newest schema."""
-    city = load_city_config(city_config_path(settings))
+    catalogues = load_catalogues()
+    city = load_city_config(city_config_path(settings), catalogues)
     db = Database(settings.database_url)
     await db.migrate()
-    texts = Translator(load_catalogues(), overrides=city.texts)
+    texts = Translator(catalogues, overrides=city.texts)
     deps = Deps(city=city, texts=texts, clock=clock or SystemClock(), classifier=Classifier(city))
     sender = OutboxSender(
-        db, {}, deps.clock, poll_seconds=settings.outbox_poll_seconds, per_second=settings.telegram_per_second
+        db,
+        {},
+        deps.clock,
+        poll_seconds=settings.outbox_poll_seconds,
+        per_second=settings.telegram_per_second,
+        lease_seconds=settings.outbox_lease_seconds,
     )
     pipeline = Pipeline(db, deps, on_queued=sender.wake)
     return App(settings=settings, city=city, db=db, deps=deps, pipeline=pipeline, sender=sender)
@@ -102,7 +108,7 @@ async def run_telegram(settings: Settings, clock: Clock | None = None) -> None:
         me = await bot.get_me()
         log.info("polling as @%s via %s", me.username, settings.telegram_api_base)
         await bot.delete_webhook(drop_pending_updates=False)
-        await adapter.set_commands()
+        await adapter.set_commands(lambda command, lang: app.deps.texts.plain(f"commands.{command}", lang))
         dispatcher = adapter.dispatcher(app.pipeline.handle)
         await dispatcher.start_polling(
             bot,

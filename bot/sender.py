@@ -1,7 +1,11 @@
 """The outbox sender: delivers queued messages through the channel adapters, in order per chat.
 
-Each row is marked as attempted before it is sent and as sent after, so a crash in between
-leaves a record that it may have gone out (it is retried: at-least-once, never silently lost).
+A chat's row is due only when no earlier row of that chat is still pending (the query says so, so
+it holds across passes, restarts and instances): a message waiting for a retry holds back the
+chat's later messages, and only that chat's. Before sending, a row is claimed with one conditional
+UPDATE that counts the attempt and leases the row for `lease_seconds`; of two senders on one
+database only one wins the claim. A sender that dies mid-send leaves the attempt counted and the
+row due again when the lease ends (at-least-once, never silently lost).
 Platform rate limits: a global pace per channel; 429 waits what the platform says; 5xx and
 network errors back off exponentially; permanent errors mark the row failed with the reason.
 """
@@ -16,9 +20,9 @@ from pydantic import TypeAdapter
 
 from bot.channels.base import ChannelAdapter, DeliveryError
 from handlers.messages import Outbound
-from models import OutboxMessage, OutboxStatus
+from models import OutboxMessage
 from models.db import Database
-from models.queries import pending_outbox
+from models.queries import claim_outbox, pending_outbox, record_outbox_error, record_outbox_sent
 from workflows.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -39,15 +43,17 @@ class OutboxSender:
         *,
         poll_seconds: float = 1.0,
         per_second: float = 30.0,
+        lease_seconds: float = 60.0,
     ) -> None:
         self.db = db
         self.adapters = adapters
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.min_gap = 1.0 / per_second
+        self.lease = timedelta(seconds=lease_seconds)
         self._wake = asyncio.Event()
         self._stopping = False
-        self._pass = asyncio.Lock()  # one pass at a time, whoever asks: a row is never sent twice
+        self._pass = asyncio.Lock()  # one pass at a time in this process
 
     def wake(self) -> None:
         self._wake.set()
@@ -57,11 +63,11 @@ class OutboxSender:
         while not self._stopping:
             self._wake.clear()
             try:
-                sent_any = await self.send_due()
+                progressed = await self.send_due()
             except Exception:
                 log.exception("outbox pass failed; retrying shortly")
-                sent_any = False
-            if sent_any:
+                progressed = False
+            if progressed:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
@@ -73,65 +79,75 @@ class OutboxSender:
         self._wake.set()
 
     async def send_due(self) -> bool:
-        """One pass over due rows; True if any row was handled."""
+        """One pass over due rows (at most one per chat, its oldest).
+
+        True if a row left the queue (delivered, or failed for good), so its chat's next row may be
+        due now; False if nothing could be done (nothing due, only chats waiting for a retry, rows
+        claimed by another sender): the caller should wait rather than ask again at once.
+        """
         async with self._pass:
             return await self._send_due()
 
     async def _send_due(self) -> bool:
+        if not self.adapters:
+            return False
         async with self.db.sessions() as session:
-            rows = await pending_outbox(session=session, now=self.clock.now(), limit=BATCH)
-        blocked: set[tuple[str, str]] = set()
+            rows = await pending_outbox(
+                session=session, now=self.clock.now(), limit=BATCH, channels=list(self.adapters)
+            )
+        progressed = False
         for row in rows:
-            chat = (row.channel, row.chat_id)
-            if chat in blocked or row.channel not in self.adapters:
-                continue  # keep the chat's order: later rows wait for the failed one
-            if not await self._deliver(row):
-                blocked.add(chat)
-        return bool(rows) and len(blocked) < len(rows)
+            if row.channel in self.adapters and await self._claim(row):
+                progressed = await self._deliver(row) or progressed
+        return progressed
+
+    async def _claim(self, row: OutboxMessage) -> bool:
+        """Take the row if nobody else has (it is then our (row.attempts + 1)th attempt)."""
+        assert row.id is not None
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            won = await claim_outbox(
+                session=session, row_id=row.id, attempts=row.attempts, now=now, lease_until=now + self.lease
+            )
+        if won:
+            row.attempts += 1
+        return won
 
     async def _deliver(self, row: OutboxMessage) -> bool:
-        await self._record(row.id, attempted=True)
+        """Send a claimed row and record the outcome; True if it left the queue."""
         try:
             action = _ACTION.validate_python(row.payload)
             message_id = await self.adapters[row.channel].deliver(row.chat_id, action)
         except DeliveryError as error:
-            await self._record(row.id, error=error)
-            return False
+            await self._record_error(row, error)
+            return error.permanent
         except Exception as error:  # an adapter bug must not stop the queue
             log.exception("delivering outbox row %s failed", row.id)
-            await self._record(row.id, error=DeliveryError(repr(error)))
+            await self._record_error(row, DeliveryError(repr(error)))
             return False
-        await self._record(row.id, sent_id=message_id or "")
+        assert row.id is not None
+        async with self.db.transaction() as session:
+            await record_outbox_sent(
+                session=session, row_id=row.id, now=self.clock.now(), platform_message_id=message_id or None
+            )
         await asyncio.sleep(self.min_gap)
         return True
 
-    async def _record(
-        self,
-        row_id: int | None,
-        *,
-        attempted: bool = False,
-        sent_id: str | None = None,
-        error: DeliveryError | None = None,
-    ) -> None:
-        now = self.clock.now()
+    async def _record_error(self, row: OutboxMessage, error: DeliveryError) -> None:
+        assert row.id is not None
+        if error.permanent:
+            log.warning("outbox row %s failed for good: %s", row.id, error.reason)
+            retry_at = None
+        else:
+            retry_at = self.clock.now() + _backoff(row.attempts, error.retry_after)
         async with self.db.transaction() as session:
-            row = await session.get(OutboxMessage, row_id)
-            if row is None:
-                return
-            if attempted:
-                row.attempts += 1
-            if sent_id is not None:
-                row.status = OutboxStatus.SENT
-                row.sent_at = now
-                row.platform_message_id = sent_id or None
-                row.last_error = None
-            if error is not None:
-                row.last_error = error.reason[:500]
-                if error.permanent:
-                    row.status = OutboxStatus.FAILED
-                    log.warning("outbox row %s failed for good: %s", row.id, error.reason)
-                else:
-                    row.next_attempt_at = now + _backoff(row.attempts, error.retry_after)
+            await record_outbox_error(
+                session=session,
+                row_id=row.id,
+                attempts=row.attempts,
+                error=error.reason[:500],
+                retry_at=retry_at,
+            )
 
 
 def _backoff(attempts: int, retry_after: float | None) -> timedelta:

@@ -19,4 +19,4 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="CIVICBOT_LOG_LEVEL")
     outbox_poll_seconds: float = Field(default=1.0, alias="CIVICBOT_OUTBOX_POLL_SECONDS", gt=0)
     telegram_per_second: float = Field(default=30.0, alias="TELEGRAM_MESSAGES_PER_SECOND", gt=0)
-    telegram_per_chat_interval: float = Field(default=1.0, alias="TELEGRAM_PER_CHAT_INTERVAL", ge=0)
+    outbox_lease_seconds: float = Field(default=60.0, alias="CIVICBOT_OUTBOX_LEASE_SECONDS", gt=0)

@@ -18,7 +18,11 @@ class OutboxStatus(StrEnum):
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "priority", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
+        # "no earlier pending row of this chat" (models.queries.pending_outbox), asked for every due row
+        Index("ix_outbox_chat_order", "channel", "chat_id", "status", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)

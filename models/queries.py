@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
-from sqlmodel import select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, update
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import Citizen, Conversation, OutboxMessage, ProcessedInbound
+from models import Citizen, Conversation, OutboxMessage, OutboxStatus, ProcessedInbound
 
 
 async def seen_before(*, session: AsyncSession, channel: str, event_id: str) -> bool:
@@ -59,12 +61,92 @@ def dedupe_horizon(now: datetime) -> datetime:
     return now - timedelta(days=7)
 
 
-async def pending_outbox(*, session: AsyncSession, now: datetime, limit: int) -> list[OutboxMessage]:
-    """Due outbox rows, most urgent first, oldest first within a priority."""
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.priority, OutboxMessage.id)
-        .limit(limit)
+def _chat_head() -> ColumnElement[bool]:
+    """No earlier pending row for the same chat: a chat's messages leave strictly in order."""
+    earlier = aliased(OutboxMessage)
+    return ~exists().where(
+        col(earlier.channel) == col(OutboxMessage.channel),
+        col(earlier.chat_id) == col(OutboxMessage.chat_id),
+        col(earlier.status) == OutboxStatus.PENDING,
+        col(earlier.id) < col(OutboxMessage.id),
     )
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        col(OutboxMessage.status) == OutboxStatus.PENDING,
+        col(OutboxMessage.next_attempt_at) <= now,
+        _chat_head(),
+    )
+
+
+async def pending_outbox(
+    *, session: AsyncSession, now: datetime, limit: int, channels: Collection[str] | None = None
+) -> list[OutboxMessage]:
+    """Due outbox rows, most urgent first, oldest first within a priority.
+
+    Due: pending, its time has come, and no earlier row of its chat is still pending (waiting for
+    a retry, or being sent by someone): so at most one row per chat, the chat's oldest. Only the
+    given channels when `channels` is set (those the caller can deliver to).
+    """
+    query = select(OutboxMessage).where(_due(now))
+    if channels is not None:
+        query = query.where(col(OutboxMessage.channel).in_(list(channels)))
+    query = query.order_by(col(OutboxMessage.priority), col(OutboxMessage.id)).limit(limit)
     return list(await session.exec(query))
+
+
+async def claim_outbox(
+    *, session: AsyncSession, row_id: int, attempts: int, now: datetime, lease_until: datetime
+) -> bool:
+    """Take a due row for sending; False if someone else took it first (or it is no longer due).
+
+    One conditional UPDATE, so two senders never both win: it counts the attempt and hides the row
+    until `lease_until`, when it is due again should the sender die before recording the outcome.
+    `attempts` is the count the caller read: the claim is the (attempts + 1)th attempt.
+    """
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.attempts) == attempts, _due(now))
+        .values(attempts=attempts + 1, next_attempt_at=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def record_outbox_sent(
+    *, session: AsyncSession, row_id: int, now: datetime, platform_message_id: str | None
+) -> None:
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == OutboxStatus.PENDING)
+        .values(
+            status=OutboxStatus.SENT, sent_at=now, platform_message_id=platform_message_id, last_error=None
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def record_outbox_error(
+    *, session: AsyncSession, row_id: int, attempts: int, error: str, retry_at: datetime | None
+) -> None:
+    """A failed attempt: retry at `retry_at`, or never (status failed) when it is None.
+
+    Only while the row is still the caller's claim (`attempts` unchanged): a sender that took longer
+    than its lease does not overwrite the outcome of the one that claimed the row after it.
+    """
+    values: dict[str, object] = {"last_error": error}
+    if retry_at is None:
+        values["status"] = OutboxStatus.FAILED
+    else:
+        values["next_attempt_at"] = retry_at
+    await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == row_id,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+            col(OutboxMessage.attempts) == attempts,
+        )
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )

@@ -118,6 +118,7 @@ def bot_env(api: FakeTelegramAPI, tmp_path: Path) -> dict[str, str]:
         TELEGRAM_POLLING_TIMEOUT="1",
         CIVICBOT_DATABASE_URL=f"sqlite:///{tmp_path}/bot.db",
         CIVICBOT_OUTBOX_POLL_SECONDS="0.2",
+        CIVICBOT_OUTBOX_LEASE_SECONDS="2",  # a message in flight at the kill is retried after 2 s
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -5,6 +5,7 @@ Only translation lives here. What a message means is decided in handlers/.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,7 +49,7 @@ from aiogram.types import (
 )
 
 from bot.channels.base import DeliveryError
-from bot.text_split import split_text
+from bot.text_split import split_html
 from handlers.messages import (
     Channel,
     Inbound,
@@ -87,25 +88,10 @@ _KEEP_RESPONSE_MODELS = [
     )
 ]
 
+# The command menu, in the order shown; descriptions come from the catalogues (`commands.*`).
 COMMANDS = {
-    "id": [
-        ("start", "Mulai / menu utama"),
-        ("lapor", "Buat pengaduan"),
-        ("tiket", "Tiket saya"),
-        ("status", "Cek status tiket"),
-        ("bahasa", "Ganti bahasa"),
-        ("batal", "Batalkan"),
-        ("help", "Bantuan"),
-    ],
-    "en": [
-        ("start", "Start / main menu"),
-        ("report", "File a complaint"),
-        ("tickets", "My tickets"),
-        ("status", "Check a ticket"),
-        ("language", "Change language"),
-        ("cancel", "Cancel"),
-        ("help", "Help"),
-    ],
+    "id": ("start", "lapor", "tiket", "status", "bahasa", "batal", "help"),
+    "en": ("start", "report", "tickets", "status", "language", "cancel", "help"),
 }
 
 
@@ -122,6 +108,7 @@ class TelegramAdapter:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        self._answers: set[asyncio.Task[Any]] = set()
 
     # --- inbound ---------------------------------------------------------------------------
 
@@ -137,31 +124,43 @@ class TelegramAdapter:
 
         @router.edited_message()
         async def on_edited(message: Message) -> None:
+            if message.text is None and message.caption is None:
+                return  # a live location moving, or media replaced: nothing the citizen typed
             inbound = message_to_inbound(message, edited=True)
             if inbound is not None:
                 await sink(inbound)
 
         @router.callback_query(F.message)
         async def on_callback(query: CallbackQuery) -> None:
-            # Telegram gives a button press a few seconds: answer first, then do the work.
-            try:
-                await query.answer()
-            except TelegramAPIError as error:
-                log.info("answerCallbackQuery failed: %s", error)
+            # Telegram drops slow answers: answer at once, beside the work, which must not wait for
+            # the network (a text typed right after the press would overtake it).
+            task = asyncio.create_task(self._answer(query))
+            self._answers.add(task)
+            task.add_done_callback(self._answers.discard)
             await sink(callback_to_inbound(query))
 
         return router
+
+    @staticmethod
+    async def _answer(query: CallbackQuery) -> None:
+        try:
+            await query.answer()
+        except TelegramAPIError as error:
+            log.info("answerCallbackQuery failed: %s", error)
 
     def dispatcher(self, sink: InboundSink) -> Dispatcher:
         dispatcher = Dispatcher()
         dispatcher.include_router(self.router(sink))
         return dispatcher
 
-    async def set_commands(self) -> None:
-        """The command menu in both languages (Telegram shows the one matching the app)."""
+    async def set_commands(self, describe: Callable[[str, str], str]) -> None:
+        """The command menu in both languages (Telegram shows the one matching the app's language).
+
+        describe(command, language) gives each command's description.
+        """
         for language, commands in COMMANDS.items():
             await self.bot.set_my_commands(
-                [BotCommand(command=c, description=d) for c, d in commands],
+                [BotCommand(command=c, description=describe(c, language)) for c in commands],
                 language_code=None if language == "id" else language,
             )
 
@@ -191,7 +190,7 @@ class TelegramAdapter:
         raise DeliveryError(f"unknown action {action!r}", permanent=True)
 
     async def _send_text(self, chat_id: int, action: OutText) -> str:
-        parts = split_text(action.text, TEXT_LIMIT)
+        parts = split_html(action.text, TEXT_LIMIT)
         sent_id = ""
         for index, part in enumerate(parts):
             markup = reply_markup(action) if index == len(parts) - 1 else None
@@ -200,7 +199,7 @@ class TelegramAdapter:
         return sent_id
 
     async def _send_media(self, chat_id: int, action: OutMedia) -> str:
-        caption = split_text(action.caption, CAPTION_LIMIT)[0] if action.caption else None
+        caption = split_html(action.caption, CAPTION_LIMIT)[0] if action.caption else None
         media = action.media
         if media.kind == "photo":
             sent = await self.bot.send_photo(chat_id, media.file_id, caption=caption)

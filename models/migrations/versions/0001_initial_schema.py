@@ -60,6 +60,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_chat_order', ['channel', 'chat_id', 'status', 'id'], unique=False)
         batch_op.create_index('ix_outbox_due', ['status', 'priority', 'next_attempt_at'], unique=False)
 
     op.create_table('processed_inbound',
@@ -159,6 +160,7 @@ def downgrade() -> None:
     op.drop_table('processed_inbound')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_due')
+        batch_op.drop_index('ix_outbox_chat_order')
 
     op.drop_table('outbox')
     op.drop_table('conversations')
