@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from bot.settings import Settings
+from locales import load_catalogues
 
 cli = typer.Typer(
     add_completion=False,
@@ -42,7 +43,7 @@ def _settings() -> Settings:
         from bot.app import city_config_path
         from workflows.city_config import load_city_config
 
-        load_city_config(city_config_path(settings))
+        load_city_config(city_config_path(settings), load_catalogues())
     except ConfigError as error:
         typer.echo("The city configuration has problems:\n" + str(error), err=True)
         raise typer.Exit(2) from error
@@ -82,7 +83,7 @@ def classify(text: Annotated[str, typer.Argument(help="a complaint as a citizen 
     from workflows.city_config import load_city_config
     from workflows.classify import describe
 
-    city = load_city_config(city_config_path(settings))
+    city = load_city_config(city_config_path(settings), load_catalogues())
     typer.echo(json.dumps(describe(text, city), ensure_ascii=False))
 
 
@@ -94,7 +95,7 @@ def check_config() -> None:
     from workflows.city_config import load_city_config
 
     path = city_config_path(settings)
-    city = load_city_config(path)
+    city = load_city_config(path, load_catalogues())
     typer.echo(
         f"{path}: OK — {len(city.units)} units, {len(city.categories)} categories, "
         f"{len(city.areas)} areas, {len(city.sla_policies)} SLA policies"

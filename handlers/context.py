@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.i18n import Translator
+from handlers.i18n import Translator, normalise
 from handlers.messages import Button, Inbound, Outbound, OutText
 from handlers.states import State
 from models import Citizen, Conversation
@@ -65,6 +65,17 @@ class Turn:
 
     def send(self, action: Outbound) -> None:
         self.replies.append(action)
+
+    def means(self, kind: str, text: str) -> bool:
+        """Whether text is one of the catalogue's words for kind (yes, no, skip, done), any language."""
+        return normalise(text) in self.deps.texts.words(f"words.{kind}")
+
+    def opens_with(self, kind: str, text: str, max_words: int) -> bool:
+        """Whether a short text starts with one of the words for kind ("terima kasih banyak ya")."""
+        said = normalise(text)
+        if not said or len(said.split()) > max_words:
+            return False
+        return any(said == w or said.startswith(w + " ") for w in self.deps.texts.words(f"words.{kind}"))
 
     def label(self, key: str, **params: Any) -> str:
         """A catalogue text as a plain label (buttons and keyboards are never markup)."""

@@ -30,6 +30,11 @@ def local_time(turn: Turn, moment: datetime) -> str:
     return f"{local:%d/%m/%Y %H:%M} {local.tzname()}"
 
 
+def example_reference(turn: Turn) -> str:
+    """A reference of the city's pattern, for examples in texts."""
+    return f"{turn.deps.city.city.reference_prefix}-2611-7KQ4"
+
+
 def location_line(turn: Turn, draft: Draft) -> str:
     if draft.latitude is not None and draft.longitude is not None:
         return turn.t("summary.location_shared", lat=f"{draft.latitude:.5f}", lon=f"{draft.longitude:.5f}")

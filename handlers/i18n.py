@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,12 @@ class Safe(str):
 def escape(value: object) -> str:
     """User text inside our small HTML subset: &, < and > can never become markup."""
     return html.escape(str(value), quote=False)
+
+
+def normalise(text: str) -> str:
+    """Lower case, no surrounding punctuation or emoji, single spaces: how typed words are compared."""
+    words = re.sub(r"[^\w\s']+", " ", text.casefold())
+    return " ".join(words.split())
 
 
 class MissingText(KeyError):
@@ -35,6 +42,7 @@ class Translator:
         self._overrides = overrides or {}
         self.default_language = default_language
         self.languages = tuple(catalogues)
+        self._words: dict[str, frozenset[str]] = {}
 
     def template(self, key: str, language: str) -> str:
         for lang in (language, self.default_language):
@@ -56,3 +64,12 @@ class Translator:
     def all_languages(self, key: str) -> set[str]:
         """Every language's text for key (to recognise a reply-keyboard label in any language)."""
         return {self.template(key, lang) for lang in self.languages}
+
+    def words(self, key: str) -> frozenset[str]:
+        """A comma-separated word list (`words.yes`, ...) of every language, normalised, cached."""
+        cached = self._words.get(key)
+        if cached is None:
+            entries = ",".join(self.all_languages(key)).split(",")
+            cached = frozenset(normalise(entry) for entry in entries if entry.strip())
+            self._words[key] = cached
+        return cached

@@ -19,6 +19,10 @@ from workflows.drafts import Draft, DraftPhoto
 CONFIDENT = 0.45  # below this the classifier's guess is not offered; the citizen picks
 
 
+def location_required(turn: Turn, draft: Draft) -> bool:
+    return turn.deps.city.category(draft.category or "").location == "required"
+
+
 def draft_of(turn: Turn) -> Draft:
     return Draft.of(turn.data)
 
@@ -33,7 +37,7 @@ def next_state(turn: Turn, draft: Draft) -> State:
         return State.CATEGORY
     if not draft.description:
         return State.DESCRIPTION
-    if not draft.has_location:
+    if not draft.has_location or (location_required(turn, draft) and not draft.has_place):
         return State.LOCATION
     if not draft.photos_done and len(draft.photos) < turn.deps.city.limits.photos_max:
         return State.PHOTOS
@@ -66,10 +70,12 @@ async def start(turn: Turn, text: str | None = None, photo: MediaRef | None = No
         return
     turn.conversation.data = {}
     draft = Draft()
-    if photo is not None:
+    if photo is not None and turn.deps.city.limits.photos_max > 0:
         draft.photos.append(DraftPhoto(file_id=photo.file_id, unique_id=photo.unique_id))
         turn.set_data(album=photo.group_id)
         turn.say("intake.photos.kept", count=1, maximum=turn.deps.city.limits.photos_max)
+    if text is not None and photo is not None and not description_ok(turn, text):
+        text = None  # the caption is refused (said why); the photo still starts the complaint
     if text is None:
         save(turn, draft)
         turn.goto(State.CATEGORY)
@@ -254,15 +260,17 @@ async def on_button(turn: Turn, action: str) -> bool:
 
 
 async def choose_category(turn: Turn, draft: Draft, key: str) -> None:
-    if key not in turn.deps.city.categories:
+    """Set the category; what the new category demands is asked again (location, identity)."""
+    category = turn.deps.city.categories.get(key)
+    if category is None:
         turn.say("errors.stale_button")
         await prompt(turn)
         return
-    if draft.category and draft.category != key:
-        draft.location_skipped = False  # the new category may require a location
-        if turn.deps.city.categories[key].sensitive:
-            draft.identity = None  # ask again: sensitive categories have other choices
     draft.category = key
+    if category.location == "required":
+        draft.location_skipped = False  # a skipped location must now be given
+    if category.sensitive and draft.identity == Identity.PUBLIC:
+        draft.identity = None  # complaints about officials are never public: choose again
     await advance(turn, draft)
 
 
@@ -286,7 +294,15 @@ async def on_text(turn: Turn, text: str) -> None:
     """Free text at an intake step: an answer where text is expected, else a gentle nudge."""
     draft = draft_of(turn)
     state = turn.state
-    if state in (State.CATEGORY, State.CATEGORY_CONFIRM):
+    if state == State.CATEGORY_CONFIRM and turn.means("yes", text):
+        await choose_category(turn, draft, turn.data.get("guess") or "")
+    elif state == State.CATEGORY_CONFIRM and turn.means("no", text):
+        turn.goto(State.CATEGORY)
+        await prompt(turn)
+    elif state == State.PHOTOS and (turn.means("done", text) or turn.means("skip", text)):
+        draft.photos_done = True
+        await advance(turn, draft)
+    elif state in (State.CATEGORY, State.CATEGORY_CONFIRM):
         if draft.description:
             await reclassify(turn, draft, text)
         else:
@@ -315,7 +331,7 @@ async def reclassify(turn: Turn, draft: Draft, text: str) -> None:
 async def location_text(turn: Turn, draft: Draft, text: str) -> None:
     city = turn.deps.city
     category = city.category(draft.category or "")
-    if text.strip() in turn.deps.texts.all_languages("intake.location.skip_button"):
+    if turn.means("skip", text) or turn.means("no", text):
         if category.location == "required":
             turn.say("intake.location.required")
             await prompt(turn)
@@ -370,7 +386,10 @@ async def on_photo(turn: Turn) -> None:
     if turn.state != State.PHOTOS:
         save(turn, draft)
         turn.say("intake.photos.kept", count=len(draft.photos), maximum=maximum)
-        if not same_album:
+        caption = (turn.inbound.text or "").strip()
+        if caption and turn.state in (State.CATEGORY, State.CATEGORY_CONFIRM, State.DESCRIPTION):
+            await on_text(turn, caption)  # the caption answers the question the photo interrupted
+        elif not same_album:
             await prompt(turn)  # back to the question the photo interrupted
         return
     if len(draft.photos) >= maximum:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Turn
+from handlers.format import example_reference
 from handlers.messages import OutText
 
 LANGUAGE_NAMES = {"id": "🇮🇩 Bahasa Indonesia", "en": "🇬🇧 English"}
@@ -37,7 +38,13 @@ async def greet(turn: Turn) -> None:
 async def show_help(turn: Turn) -> None:
     """/help: what the bot does and the commands."""
     city = turn.deps.city
-    turn.say("help.text", emergency=city.city.emergency_number, per_day=city.limits.tickets_per_day)
+    turn.say(
+        "help.text",
+        emergency=city.city.emergency_number,
+        per_day=city.limits.tickets_per_day,
+        photos_max=city.limits.photos_max,
+        example=example_reference(turn),
+    )
 
 
 async def ask_language(turn: Turn) -> None:

@@ -1,8 +1,9 @@
 """From an adapter's Inbound to stored state and queued replies, in one transaction.
 
 Dedupe, the citizen's record, the conversation step and the outbox rows for the replies all
-commit together: a repeated delivery changes nothing, and a crash before the commit leaves
-nothing half done (the platform delivers the update again).
+commit together: a repeated delivery changes nothing, and a failure leaves nothing half done.
+If handling fails (a bug, the database briefly away), the person is asked to send the message
+again: Telegram's polling has already confirmed the update, so nothing would redeliver it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import router
 from handlers.context import Deps, Turn
-from handlers.messages import Envelope, Inbound
+from handlers.messages import Envelope, Inbound, OutText
 from models import Citizen, Conversation
 from models.db import Database
 from models.queries import (
@@ -28,6 +29,7 @@ from models.queries import (
     recent_inbound_count,
     seen_before,
 )
+from workflows.emergency import is_emergency
 from workflows.outbox import enqueue
 
 log = logging.getLogger(__name__)
@@ -45,16 +47,36 @@ class Pipeline:
         self._chats = KeyedLocks()
 
     async def handle(self, inbound: Inbound) -> bool:
-        """Process an inbound event once; False if it was a repeat delivery."""
+        """Process an inbound event once; False if it was a repeat delivery or could not be handled."""
         async with self._chats.hold((inbound.channel.value, inbound.chat_id)):
             try:
-                handled = await self._handle_once(inbound)
-            except IntegrityError:
-                # another instance stored the same event (or citizen) first: look again
-                handled = await self._handle_once(inbound)
+                try:
+                    handled = await self._handle_once(inbound)
+                except IntegrityError:
+                    # another instance stored the same event (or citizen) first: look again
+                    handled = await self._handle_once(inbound)
+            except Exception:
+                log.exception("handling %s event %s failed", inbound.channel, inbound.event_id)
+                handled = await self._apologise(inbound)
         if handled:
             self.on_queued()
         return handled
+
+    async def _apologise(self, inbound: Inbound) -> bool:
+        """After a failure nothing of the event was stored: ask the person to send it again."""
+        try:
+            async with self.db.transaction() as session:
+                citizen = await citizen_by_identity(
+                    session=session, channel=inbound.channel.value, external_id=inbound.user_id
+                )
+                language = citizen.language if citizen else self.deps.texts.default_language
+                reply = OutText(text=self.deps.texts("errors.try_again", language))
+                envelope = Envelope(channel=inbound.channel, chat_id=inbound.chat_id, action=reply)
+                enqueue(session=session, envelope=envelope, now=self.deps.clock.now())
+        except Exception:
+            log.exception("could not even queue an apology for %s", inbound.event_id)
+            return False
+        return True
 
     async def _handle_once(self, inbound: Inbound) -> bool:
         now = self.deps.clock.now()
@@ -72,6 +94,9 @@ class Pipeline:
             turn = Turn(
                 inbound=inbound, citizen=citizen, conversation=conversation, session=session, deps=self.deps
             )
+            if inbound.text and is_emergency(inbound.text[:MAX_TEXT]):
+                # before any limit: a life in danger is answered whatever else is wrong
+                turn.say("emergency.call", number=self.deps.city.city.emergency_number)
             if flooded is not None:
                 if flooded:
                     turn.say("limits.messages_per_minute")

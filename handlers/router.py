@@ -5,7 +5,7 @@ Order of precedence, the same in every state:
 | input                          | what happens                                                  |
 |--------------------------------|---------------------------------------------------------------|
 | edited message                 | told edits are not read; the step is asked again              |
-| emergency words in any text    | the emergency number at once, then the input is handled as usual |
+| (emergency words in any text or caption get the emergency number first: handlers/pipeline.py) | |
 | /start /help /batal /cancel /bahasa /language /status /lapor /tiket | the command, from any state |
 | unknown /command               | told so, with a pointer to /help; the step is asked again     |
 | button from the menu ("m|…")   | works from any message, however old                           |
@@ -17,13 +17,13 @@ Order of precedence, the same in every state:
 
 from __future__ import annotations
 
-from workflows.emergency import is_emergency
-
 from handlers import intake, menu, status
 from handlers.context import MENU, Turn
+from handlers.format import example_reference
 from handlers.messages import InboundKind
 from handlers.states import INTAKE_STATES, State
 from workflows.language import detect_language
+from workflows.references import find_reference
 
 COMMANDS = {
     "start": "start",
@@ -52,10 +52,8 @@ async def step(turn: Turn) -> None:
         return  # group chats belong to officers: handled by the workflow engine, not here
     if inbound.kind == InboundKind.EDITED:
         turn.say("unsupported.edited")
+        await reprompt(turn)
         return
-    if inbound.text and inbound.kind in (InboundKind.TEXT, InboundKind.COMMAND):
-        if is_emergency(inbound.text):
-            turn.say("emergency.call", number=turn.deps.city.city.emergency_number)
     if inbound.kind == InboundKind.COMMAND:
         await on_command(turn, inbound.command or "", inbound.command_args)
     elif inbound.kind == InboundKind.BUTTON:
@@ -83,9 +81,8 @@ async def on_command(turn: Turn, command: str, args: str) -> None:
         else:
             turn.goto(State.IDLE)
             await menu.greet(turn)
-    elif action == "status" and not args.strip() and turn.state in INTAKE_STATES:
-        turn.say("status.usage", example=status.example_reference(turn))
-        await intake.prompt(turn)
+    elif action == "status" and turn.state in INTAKE_STATES:
+        await status_during_intake(turn, args)
     elif action == "status":
         await status.show_status(turn, args)
     else:
@@ -102,8 +99,11 @@ async def menu_action(turn: Turn, action: str) -> None:
     elif name == "new":
         await intake.start(turn)
     elif name == "cancel":
-        if turn.state in INTAKE_STATES or turn.state == State.STATUS_REF:
+        if turn.state in INTAKE_STATES:
             await intake.cancel(turn)
+        elif turn.state == State.STATUS_REF:
+            turn.goto(State.IDLE)
+            await menu.show_menu(turn, brief=True)
         else:
             turn.say("cancel.nothing")
             await menu.show_menu(turn, brief=True)
@@ -143,14 +143,39 @@ async def on_button(turn: Turn, payload: str) -> None:
         await reprompt(turn)
 
 
+async def status_during_intake(turn: Turn, args: str) -> None:
+    """/status while writing a complaint: show the ticket, then back to the complaint."""
+    if find_reference(args):
+        await status.show_status(turn, args)
+    else:
+        turn.say("status.usage", example=example_reference(turn))
+    await intake.prompt(turn)
+
+
 async def on_text(turn: Turn, text: str) -> None:
     remember_language(turn, text)
     if turn.state in INTAKE_STATES:
         await intake.on_text(turn, text)
-    elif turn.state == State.STATUS_REF:
+        return
+    if turn.state == State.STATUS_REF:
+        if find_reference(text) or len(text.split()) <= 2:
+            await status.show_status(turn, text)
+            return
+        turn.goto(State.IDLE)  # not a reference after all: read it as a new message
+    await idle_text(turn, text)
+
+
+async def idle_text(turn: Turn, text: str) -> None:
+    """Free text at the menu: a reference, thanks, a greeting, or a new complaint."""
+    if find_reference(text):
         await status.show_status(turn, text)
-    elif len(text.strip()) < turn.deps.city.limits.description_min_chars:
-        await menu.greet(turn)  # "halo", "pagi": a greeting, not a complaint
+    elif turn.opens_with("thanks", text, max_words=6):
+        turn.say("smalltalk.thanks")
+        await menu.show_menu(turn, brief=True)
+    elif turn.opens_with("greeting", text, max_words=4) or (
+        len(text.strip()) < turn.deps.city.limits.description_min_chars
+    ):
+        await menu.greet(turn)
     else:
         await intake.start(turn, text)
 
@@ -169,4 +194,6 @@ async def reprompt(turn: Turn) -> None:
     if turn.state in INTAKE_STATES:
         await intake.prompt(turn)
     elif turn.state == State.STATUS_REF:
-        turn.say("status.ask", example=status.example_reference(turn))
+        turn.say("status.ask", example=example_reference(turn))
+    else:
+        await menu.show_menu(turn, brief=True)

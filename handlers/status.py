@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Turn
-from handlers.format import ticket_line, ticket_text
+from handlers.format import example_reference, ticket_line, ticket_text
 from handlers.i18n import Safe
 from handlers.states import State
 from workflows import tickets
@@ -41,7 +41,3 @@ async def show_status(turn: Turn, text: str) -> None:
     events = await tickets.public_timeline(session=turn.session, ticket=ticket)
     photos = await tickets.count_attachments(session=turn.session, ticket=ticket)
     turn.say("status.ticket", body=Safe(ticket_text(turn, ticket, events, photos)))
-
-
-def example_reference(turn: Turn) -> str:
-    return f"{turn.deps.city.city.reference_prefix}-2611-7KQ4"

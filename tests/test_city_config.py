@@ -93,3 +93,22 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 def test_durations() -> None:
     assert parse_duration("30s").total_seconds() == 30
     assert parse_duration("1.5d").total_seconds() == 36 * 3600
+
+
+def test_text_overrides_are_checked_against_the_catalogues(
+    tmp_path: Path, catalogues: dict[str, dict[str, str]]
+) -> None:
+    path = broken(
+        tmp_path,
+        "texts:\n  id: {}\n  en: {}",
+        'texts:\n  id:\n    menu.help: "❓ Tolong"\n    menu.hepl: "x"\n'
+        '    intake.submitted: "Nomor {nomor}"\n  en:\n    menu.ask: "<br>How can we help?"',
+    )
+    with pytest.raises(ConfigError) as error:
+        load_city_config(path, catalogues)
+    message = str(error.value)
+    assert f":{line_of(path, 'menu.hepl')}: texts.id.menu.hepl: is not a catalogue text" in message
+    assert "texts.id.intake.submitted: uses ['nomor']" in message and "{reference}" in message
+    assert f":{line_of(path, '<br>')}: texts.en.menu.ask: has markup other than" in message
+    assert "menu.help" not in message  # the good override passes
+    assert load_city_config(path).texts["id"]["menu.help"] == "❓ Tolong"  # without catalogues: not checked

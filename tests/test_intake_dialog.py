@@ -360,7 +360,7 @@ async def test_editing_a_part_returns_to_the_summary(citizen: Callable[..., Dial
     await warga.press("Lewati")
     await warga.press("Publik")
     await warga.press("Ubah")
-    await warga.press("Cerita")
+    await warga.press("Uraian")
     await warga.say("Air PDAM mati sejak kemarin pagi di RT 03 dan RT 04")
     assert "Periksa pengaduan" in warga.text
     assert "RT 04" in warga.text

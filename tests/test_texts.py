@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.channels.telegram import COMMANDS
 from bot.text_split import split_text, units
 from handlers.i18n import Safe, Translator
 from handlers.states import INTAKE_STATES, State
@@ -40,6 +41,8 @@ def test_every_key_the_code_names_exists(catalogues: dict[str, dict[str, str]]) 
         for u in ("working_days", "working_hours", "days", "hours", "minutes", "seconds")
         for n in ("one", "other")
     }
+    used |= {f"commands.{c}" for commands in COMMANDS.values() for c in commands}
+    used |= {f"words.{w}" for w in ("yes", "no", "skip", "done", "thanks", "greeting")}
     missing = sorted(k for k in used if k not in catalogues["id"])
     assert len(used) > 80
     assert missing == []

@@ -7,6 +7,7 @@ line and what to do about it, so a city's IT team can fix it without reading cod
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -176,6 +177,46 @@ def reference_problems(config: CityConfig) -> list[tuple[tuple[str, ...], str]]:
     return problems
 
 
+_MARKUP = re.compile(r"</?(?:b|i|u|s|code|pre)>|&(?:lt|gt|amp|quot|#\d+);")
+_TAG = re.compile(r"<(/?)(b|i|u|s|code|pre)>")
+
+
+def text_problems(
+    config: CityConfig, catalogues: Mapping[str, Mapping[str, str]]
+) -> list[tuple[tuple[str, ...], str]]:
+    """Overrides of catalogue texts that would fail at run time: unknown keys, fields, markup."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    for language, texts in config.texts.items() if catalogues else ():
+        catalogue = catalogues.get(language, {})
+        for key, text in texts.items():
+            loc = ("texts", language, key)
+            if key not in catalogue:
+                problems.append((loc, "is not a catalogue text; see locales/id.yaml for the keys"))
+                continue
+            allowed = set(re.findall(r"{(\w+)}", catalogue[key]))
+            unknown = sorted(set(re.findall(r"{(\w*)}", text)) - allowed)
+            if unknown:
+                fields = ", ".join(f"{{{name}}}" for name in sorted(allowed)) or "none"
+                problems.append((loc, f"uses {unknown} which this text does not have; fields: {fields}"))
+            markup = _markup_problem(text)
+            if markup:
+                problems.append((loc, markup))
+    return problems
+
+
+def _markup_problem(text: str) -> str | None:
+    rest = _MARKUP.sub("", text)
+    if "<" in rest or "&" in rest or ">" in rest:
+        return "has markup other than <b>, <i>, <u>, <s>, <code>, <pre>; write &lt; &gt; &amp; for < > &"
+    open_tags: list[str] = []
+    for closing, tag in _TAG.findall(text):
+        if not closing:
+            open_tags.append(tag)
+        elif not open_tags or open_tags.pop() != tag:
+            return f"closes <{tag}> that is not open"
+    return f"leaves <{open_tags[-1]}> open" if open_tags else None
+
+
 def parse_duration(text: str) -> timedelta:
     """'30s', '4h', '1.5d' → timedelta; 'd' means 24 hours of the policy's calendar."""
     match = _DURATION.match(str(text))
@@ -255,8 +296,13 @@ _HINTS = {
 }
 
 
-def load_city_config(path: str | Path) -> CityConfig:
-    """Read and validate the city configuration, raising ConfigError with located problems."""
+def load_city_config(
+    path: str | Path, catalogues: Mapping[str, Mapping[str, str]] | None = None
+) -> CityConfig:
+    """Read and validate the city configuration, raising ConfigError with located problems.
+
+    With the catalogues, the `texts` overrides are checked against them as well.
+    """
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -277,7 +323,7 @@ def load_city_config(path: str | Path) -> CityConfig:
         raise ConfigError([_problem(file, tree, e) for e in error.errors()]) from error
     problems = [
         ConfigProblem(file, _line_of(tree, loc), ".".join(loc), msg)
-        for loc, msg in reference_problems(config)
+        for loc, msg in [*reference_problems(config), *text_problems(config, catalogues or {})]
     ]
     if problems:
         raise ConfigError(problems)

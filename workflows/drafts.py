@@ -35,5 +35,11 @@ class Draft(BaseModel):
         return self.model_dump(mode="json")
 
     @property
+    def has_place(self) -> bool:
+        """A shared point or a typed address."""
+        return self.latitude is not None or bool(self.address)
+
+    @property
     def has_location(self) -> bool:
-        return self.latitude is not None or bool(self.address) or self.location_skipped
+        """The location step is answered: a place, or skipped."""
+        return self.has_place or self.location_skipped
