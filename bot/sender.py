@@ -27,7 +27,7 @@ from workflows.clock import Clock
 
 log = logging.getLogger(__name__)
 
-_ACTION = TypeAdapter(Outbound)
+_ACTION: TypeAdapter[Outbound] = TypeAdapter(Outbound)
 BATCH = 50
 MAX_BACKOFF = timedelta(minutes=10)
 

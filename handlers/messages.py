@@ -8,7 +8,7 @@ user-supplied parts escaped; each adapter renders it for its platform.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,7 +124,7 @@ class Envelope(BaseModel):
     action: Outbound
 
 
-def text_fields(text: str) -> dict[str, object]:
+def text_fields(text: str) -> dict[str, Any]:
     """A typed text as Inbound fields: a /command with its arguments, or plain text."""
     if text.startswith("/") and len(text) > 1 and not text[1].isspace():
         head, _, args = text[1:].partition(" ")

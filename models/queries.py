@@ -54,7 +54,7 @@ async def conversation_for_update(
 
 async def forget_processed_before(*, session: AsyncSession, before: datetime) -> None:
     """Dedupe records only need to outlive the platforms' redelivery window."""
-    await session.execute(delete(ProcessedInbound).where(ProcessedInbound.processed_at < before))
+    await session.execute(delete(ProcessedInbound).where(col(ProcessedInbound.processed_at) < before))
 
 
 def dedupe_horizon(now: datetime) -> datetime:

@@ -144,7 +144,7 @@ async def public_timeline(*, session: AsyncSession, ticket: Ticket) -> list[Tick
     query = (
         select(TicketEvent)
         .where(TicketEvent.ticket_id == ticket.id, col(TicketEvent.public).is_(True))
-        .order_by(TicketEvent.at, TicketEvent.id)
+        .order_by(col(TicketEvent.at), col(TicketEvent.id))
     )
     return list(await session.exec(query))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -246,7 +247,8 @@ def message_to_inbound(message: Message, *, edited: bool = False) -> Inbound | N
         "platform_language": user.language_code,
     }
     if edited:
-        stamp = message.edit_date.timestamp() if message.edit_date else 0  # type: ignore[union-attr]
+        edited_at = message.edit_date
+        stamp = edited_at.timestamp() if isinstance(edited_at, datetime) else float(edited_at or 0)
         return Inbound(
             event_id=f"e:{chat_id}:{message.message_id}:{stamp:.0f}",
             kind=InboundKind.EDITED,
