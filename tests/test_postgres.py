@@ -8,7 +8,6 @@ skipped with the reason when it does not answer.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,45 +26,8 @@ from models import Attachment, Conversation, OutboxMessage, TicketEvent
 from models.db import Database, alembic_config
 from tests.conftest import MONDAY_MORNING
 from tests.dialog import Dialog
+from tests.postgres import HOST, PORT, USERS, connect_admin, fresh_database
 from tests.test_intake_dialog import file_rubbish_complaint, tickets_in
-
-HOST, PORT, ADMIN_DATABASE = "127.0.0.1", 5432, "test"
-USERS = ("postgres", "root")
-CONNECT_TIMEOUT = 3.0
-
-
-async def connect_admin(users: tuple[str, ...]) -> tuple[asyncpg.Connection, str]:
-    """A connection to the `test` database and the first of users it worked with."""
-    errors: list[str] = []
-    for user in users:
-        try:
-            connection = await asyncpg.connect(
-                host=HOST, port=PORT, user=user, database=ADMIN_DATABASE, timeout=CONNECT_TIMEOUT
-            )
-        except Exception as error:  # refused, timed out, no such role, password wanted...
-            errors.append(f"{user}: {error!r}")
-        else:
-            return connection, user
-    raise ConnectionError("; ".join(errors))
-
-
-@asynccontextmanager
-async def fresh_database(user: str) -> AsyncIterator[str]:
-    """An empty database of its own (its URL), dropped afterwards whoever is still connected to it."""
-    name = f"civicbot_test_{secrets.token_hex(6)}"
-    admin, _ = await connect_admin((user,))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')  # outside a transaction, as it must be
-    finally:
-        await admin.close()
-    try:
-        yield f"postgresql://{user}@{HOST}:{PORT}/{name}"
-    finally:
-        admin, _ = await connect_admin((user,))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -7,11 +7,9 @@ A real migrated database (SQLite; the two-instance test also on PostgreSQL when 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import asyncpg
 import pytest
 from sqlmodel import col, select
 
@@ -21,6 +19,7 @@ from handlers.messages import Channel, Envelope, Outbound, OutText
 from models import OutboxMessage, OutboxStatus
 from models.db import Database
 from models.queries import claim_outbox
+from tests.postgres import HOST, PORT, USERS, connect_admin, fresh_database
 from workflows.clock import FrozenClock, as_utc
 from workflows.outbox import enqueue
 
@@ -244,20 +243,6 @@ async def test_a_row_whose_sender_died_mid_send_is_sent_after_the_lease(
 # --- two instances on one database -------------------------------------------------------------
 
 
-async def _postgres_admin(users: tuple[str, ...] = ("postgres", "root")) -> tuple[asyncpg.Connection, str]:
-    errors = []
-    for user in users:
-        try:
-            connection = await asyncpg.connect(
-                host="127.0.0.1", port=5432, user=user, database="test", timeout=3
-            )
-        except Exception as error:  # refused, timed out, no such role...
-            errors.append(f"{user}: {error!r}")
-        else:
-            return connection, user
-    pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not answering: {'; '.join(errors)}")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def shared_url(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[str]:
     """The URL of an empty database: a SQLite file, or a PostgreSQL database of its own (dropped after;
@@ -265,20 +250,13 @@ async def shared_url(request: pytest.FixtureRequest, db_url: str) -> AsyncIterat
     if request.param == "sqlite":
         yield db_url
         return
-    admin, user = await _postgres_admin()
-    name = f"civicbot_sender_{secrets.token_hex(6)}"
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"postgresql://{user}@127.0.0.1:5432/{name}"
-    finally:
-        admin, _ = await _postgres_admin((user,))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        admin, user = await connect_admin(USERS)
+    except ConnectionError as error:
+        pytest.skip(f"PostgreSQL at {HOST}:{PORT} is not answering: {error}")
+    await admin.close()
+    async with fresh_database(user, prefix="civicbot_sender") as url:
+        yield url
 
 
 async def test_two_senders_on_one_database_send_every_row_exactly_once_in_order(
