@@ -39,6 +39,7 @@ class Turn:
     session: AsyncSession
     deps: Deps
     replies: list[Outbound] = field(default_factory=list)
+    emergency: bool = False  # the emergency number was already given for this event
 
     @property
     def lang(self) -> str:

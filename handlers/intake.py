@@ -49,7 +49,10 @@ def next_state(turn: Turn, draft: Draft) -> State:
 async def advance(turn: Turn, draft: Draft) -> None:
     """Save the draft, move to the next missing step and ask its question."""
     save(turn, draft)
-    turn.goto(next_state(turn, draft))
+    state = next_state(turn, draft)
+    if state == State.SUMMARY:
+        turn.set_data(before_edit=None)  # an edit is finished once the summary is back
+    turn.goto(state)
     await prompt(turn)
 
 
@@ -275,6 +278,11 @@ async def choose_category(turn: Turn, draft: Draft, key: str) -> None:
 
 
 async def edit(turn: Turn, draft: Draft, part: str) -> None:
+    """Clear one part and ask for it again; cancelling goes back to the summary unchanged."""
+    if part in EDITABLE:
+        turn.set_data(before_edit=draft.dump())
+    if part == "photos" and draft.photos:
+        turn.say("intake.photos.replacing", count=len(draft.photos))
     if part == "category":
         draft.category = None
     elif part == "description":
@@ -299,6 +307,8 @@ async def on_text(turn: Turn, text: str) -> None:
     elif state == State.CATEGORY_CONFIRM and turn.means("no", text):
         turn.goto(State.CATEGORY)
         await prompt(turn)
+    elif state == State.SUMMARY and turn.means("yes", text):
+        await submit(turn, draft)
     elif state == State.PHOTOS and (turn.means("done", text) or turn.means("skip", text)):
         draft.photos_done = True
         await advance(turn, draft)
@@ -319,12 +329,17 @@ async def on_text(turn: Turn, text: str) -> None:
 
 
 async def reclassify(turn: Turn, draft: Draft, text: str) -> None:
-    """A citizen who already described the problem types a category in words."""
-    guess = turn.deps.classifier.classify(text)
+    """More words at the category question: added to the description, the whole read again."""
+    combined = f"{draft.description}\n{text.strip()}"
+    if len(combined) <= turn.deps.city.limits.description_max_chars:
+        draft.description = combined
+        save(turn, draft)
+        turn.say("intake.description.added")
+    guess = turn.deps.classifier.classify(draft.description or text)
     if guess.category != turn.deps.city.fallback_category and guess.confidence >= CONFIDENT / 2:
         turn.goto(State.CATEGORY_CONFIRM, guess=guess.category)
     else:
-        turn.say("intake.category.not_understood")
+        turn.goto(State.CATEGORY)
     await prompt(turn)
 
 
@@ -354,6 +369,12 @@ async def on_location(turn: Turn) -> None:
     location = turn.inbound.location
     assert location is not None
     draft = draft_of(turn)
+    if turn.state in INTAKE_STATES and turn.state != State.LOCATION and not draft.has_place:
+        draft.latitude, draft.longitude = location.latitude, location.longitude
+        save(turn, draft)
+        turn.say("intake.location.kept")
+        await prompt(turn)  # back to the question the location interrupted
+        return
     if turn.state != State.LOCATION:
         turn.say("nudge.location_not_now")
         await prompt(turn)
@@ -402,7 +423,12 @@ async def on_photo(turn: Turn) -> None:
 
 
 async def cancel(turn: Turn) -> None:
-    """Leave the complaint; nothing is filed."""
+    """Leave the complaint (nothing is filed), or, in the middle of an edit, leave only the edit."""
+    before = turn.data.get("before_edit")
+    if before and turn.state in INTAKE_STATES:
+        turn.send(OutText(text=turn.t("intake.edit.cancelled"), remove_keyboard=True))
+        await advance(turn, Draft.model_validate(before))
+        return
     turn.reset()
     turn.send(OutText(text=turn.t("intake.cancelled"), remove_keyboard=True))
     await show_menu(turn)

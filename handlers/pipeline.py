@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import router
 from handlers.context import Deps, Turn
-from handlers.messages import Envelope, Inbound, OutText
+from handlers.messages import Envelope, Inbound, InboundKind, OutText
 from models import Citizen, Conversation
 from models.db import Database
 from models.queries import (
@@ -94,8 +94,11 @@ class Pipeline:
             turn = Turn(
                 inbound=inbound, citizen=citizen, conversation=conversation, session=session, deps=self.deps
             )
+            if inbound.kind == InboundKind.TEXT and inbound.text:
+                router.remember_language(turn, inbound.text[:MAX_TEXT])
             if inbound.text and is_emergency(inbound.text[:MAX_TEXT]):
                 # before any limit: a life in danger is answered whatever else is wrong
+                turn.emergency = True
                 turn.say("emergency.call", number=self.deps.city.city.emergency_number)
             if flooded is not None:
                 if flooded:

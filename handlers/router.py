@@ -153,10 +153,21 @@ async def status_during_intake(turn: Turn, args: str) -> None:
 
 
 async def on_text(turn: Turn, text: str) -> None:
-    remember_language(turn, text)
-    if turn.state in INTAKE_STATES:
+    busy = turn.state in INTAKE_STATES
+    if turn.means("cancel", text):
+        await menu_action(turn, "cancel")
+    elif turn.means("tickets", text):
+        await menu_action(turn, "tickets")
+    elif busy and turn.state != State.LOCATION and find_reference(text):
+        await status_during_intake(turn, text)
+    elif busy:
         await intake.on_text(turn, text)
-        return
+    else:
+        await text_at_rest(turn, text)
+
+
+async def text_at_rest(turn: Turn, text: str) -> None:
+    """Text outside a complaint: a reference being awaited, or a new message at the menu."""
     if turn.state == State.STATUS_REF:
         if find_reference(text) or len(text.split()) <= 2:
             await status.show_status(turn, text)
@@ -169,6 +180,8 @@ async def idle_text(turn: Turn, text: str) -> None:
     """Free text at the menu: a reference, thanks, a greeting, or a new complaint."""
     if find_reference(text):
         await status.show_status(turn, text)
+    elif turn.emergency:
+        await menu.show_menu(turn, brief=True)  # 112 was said; a complaint only if they choose one
     elif turn.opens_with("thanks", text, max_words=6):
         turn.say("smalltalk.thanks")
         await menu.show_menu(turn, brief=True)

@@ -160,3 +160,95 @@ async def test_a_failure_is_apologised_for_and_the_message_can_be_sent_again(
     assert "Selamat datang" in warga.text  # nothing of the failed attempt was kept
     async with db.sessions() as session:
         assert list(await session.exec(select(Ticket))) == []
+
+
+# --- found by exploratory testing -----------------------------------------------------------
+
+
+async def test_more_words_at_the_category_question_are_added_and_read_together(
+    citizen: Callable[..., Dialog],
+) -> None:
+    warga = citizen()
+    await warga.say("lampu jalan di gang kami mati")
+    await warga.say("sudah seminggu, gelap banget dan rawan maling")
+    assert "Keterangan tambahan dicatat" in warga.text and "Lampu Jalan" in warga.text
+    await warga.press("Ya, benar")
+    await warga.say("Gang Kenari")
+    await warga.press("Lewati")
+    await warga.press("Publik")
+    assert "lampu jalan di gang kami mati\nsudah seminggu, gelap banget dan rawan maling" in warga.text
+
+
+async def test_cancelling_an_edit_keeps_the_complaint(citizen: Callable[..., Dialog]) -> None:
+    warga = citizen()
+    await to_summary_with_skipped_location(warga)
+    await warga.press("Ubah")
+    await warga.press("Uraian")
+    await warga.press("Batal")
+    assert "Perubahan dibatalkan" in warga.text
+    assert "Periksa pengaduan" in warga.text and "blanko habis" in warga.text
+    await warga.say("batal")  # typed, at the summary: now the whole complaint goes
+    assert "Pengaduan dibatalkan" in warga.text
+
+
+async def test_replacing_photos_is_announced(citizen: Callable[..., Dialog]) -> None:
+    warga = citizen()
+    await file_rubbish_complaint_to_summary(warga)
+    await warga.press("Ubah")
+    await warga.press("Foto")
+    assert "1 foto sebelumnya akan diganti" in warga.text
+
+
+async def file_rubbish_complaint_to_summary(warga: Dialog) -> None:
+    await warga.press_payload("m|new")
+    await warga.press("Sampah")
+    await warga.say("Sampah di TPS Jl. Melati sudah 3 hari tidak diangkut")
+    await warga.share_location()
+    await warga.photo("photo-A")
+    await warga.press("Selesai")
+    await warga.press("Publik")
+
+
+async def test_an_english_emergency_is_answered_in_english_and_starts_nothing(
+    citizen: Callable[..., Dialog],
+) -> None:
+    warga = citizen()
+    await warga.say("There is a fire in my neighbour's house, please help!")
+    assert "call <b>112</b> now" in warga.text
+    assert "category" not in warga.text.lower()  # no complaint pushed on them
+    assert any("File a complaint" in b.label for b in warga.buttons)
+
+
+async def test_typed_menu_words_and_references_in_the_middle_of_a_complaint(
+    citizen: Callable[..., Dialog],
+) -> None:
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    await warga.say("tiket saya")
+    assert reference in warga.text and "Pilih kategori" not in warga.text
+    await warga.press_payload("m|new")
+    await warga.say(f"cek status {reference}")
+    assert "Riwayat" in warga.text and "Pengaduan Anda tentang apa" in warga.text
+
+
+async def test_yes_at_the_summary_sends_it(citizen: Callable[..., Dialog], db: Database) -> None:
+    warga = citizen()
+    await file_rubbish_complaint_to_summary(warga)
+    await warga.say("iya")
+    assert "Pengaduan terkirim" in warga.text
+    assert len(await tickets_in(db)) == 1
+
+
+async def test_a_location_shared_early_is_kept(citizen: Callable[..., Dialog], db: Database) -> None:
+    warga = citizen()
+    await warga.press_payload("m|new")
+    await warga.share_location(-6.21, 106.81)
+    assert "Lokasi disimpan" in warga.text and "Pengaduan Anda tentang apa" in warga.text
+    await warga.press("Sampah")
+    await warga.say("Sampah menumpuk di pinggir kali")
+    assert "Kirim foto" in warga.text  # the location step is already answered
+    await warga.press("Lewati")
+    await warga.press("Publik")
+    await warga.press("Kirim")
+    [ticket] = await tickets_in(db)
+    assert (ticket.latitude, ticket.longitude) == (-6.21, 106.81)

@@ -42,7 +42,7 @@ def test_every_key_the_code_names_exists(catalogues: dict[str, dict[str, str]]) 
         for n in ("one", "other")
     }
     used |= {f"commands.{c}" for commands in COMMANDS.values() for c in commands}
-    used |= {f"words.{w}" for w in ("yes", "no", "skip", "done", "thanks", "greeting")}
+    used |= {f"words.{w}" for w in ("yes", "no", "skip", "done", "thanks", "greeting", "cancel", "tickets")}
     missing = sorted(k for k in used if k not in catalogues["id"])
     assert len(used) > 80
     assert missing == []
