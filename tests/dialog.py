@@ -38,6 +38,12 @@ class Dialog:
         self.history: list[Outbound] = []  # every reply so far
         self._seen = 0
 
+    def restarted(self, pipeline: Pipeline) -> Dialog:
+        """The same citizen talking to another process: replies read on from where this one was."""
+        after = Dialog(pipeline, user_id=self.user_id, channel=self.channel)
+        after._seen = self._seen
+        return after
+
     # --- inputs ----------------------------------------------------------------------------
 
     async def send(self, event_id: str | None = None, **fields: Any) -> list[Outbound]:

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from handlers.context import Deps
 from handlers.messages import InboundKind, MediaRef, OutText
+from handlers.pipeline import Pipeline
 from models import Attachment, Citizen, Conversation, Ticket, TicketEvent
 from models.db import Database
 from tests.dialog import Dialog
@@ -202,27 +204,29 @@ async def test_duplicate_delivery_is_handled_once(citizen: Callable[..., Dialog]
 
 
 async def test_restart_in_the_middle_resumes_where_the_citizen_was(
-    citizen: Callable[..., Dialog], db_url: str, deps: object
+    citizen: Callable[..., Dialog], db_url: str, deps: Deps
 ) -> None:
-    from handlers.pipeline import Pipeline
-
     warga = citizen()
     await warga.press_payload("m|new")
     await warga.press("Jalan")
     await warga.say("Aspal mengelupas dan berlubang sepanjang 20 meter")
     assert warga.keyboard is not None
-    # a new process: new engine, new pipeline, same database file
-    restarted_db = Database(db_url)
-    await restarted_db.migrate()
-    after = Dialog(Pipeline(restarted_db, deps), user_id=warga.user_id)  # type: ignore[arg-type]
-    after._seen = warga._seen
-    await after.say("Jl. Anggrek 12 dekat masjid")
-    assert "Alamat dicatat" in after.text
-    assert "Kirim foto" in after.text
-    await after.press("Lewati")
-    await after.press("Publik")
-    assert "Aspal mengelupas" in after.text
-    await restarted_db.dispose()
+    # a new process: new engine, new pipeline, same database
+    restarted = Database(db_url)
+    await restarted.migrate()
+    try:
+        after = warga.restarted(Pipeline(restarted, deps))
+        await after.say("Jl. Anggrek 12 dekat masjid")
+        assert "Alamat dicatat" in after.text
+        assert "Kirim foto" in after.text
+        await after.press("Lewati")
+        await after.press("Publik")
+        assert "Aspal mengelupas" in after.text
+        await after.press("Kirim pengaduan")
+        [ticket] = await tickets_in(restarted)
+        assert (ticket.category, ticket.address) == ("jalan", "Jl. Anggrek 12 dekat masjid")
+    finally:
+        await restarted.dispose()
 
 
 async def test_unsupported_messages_get_a_polite_reply_and_keep_the_step(

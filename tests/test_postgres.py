@@ -27,7 +27,18 @@ from models.db import Database, alembic_config
 from tests.conftest import MONDAY_MORNING
 from tests.dialog import Dialog
 from tests.postgres import HOST, PORT, USERS, connect_admin, fresh_database
-from tests.test_intake_dialog import file_rubbish_complaint, tickets_in
+from tests.test_intake_dialog import (
+    file_rubbish_complaint,
+    test_duplicate_delivery_is_handled_once,
+    test_restart_in_the_middle_resumes_where_the_citizen_was,
+    tickets_in,
+)
+
+# The same dialogs as on SQLite, collected here again so they run on this module's database.
+__all__ = [
+    "test_duplicate_delivery_is_handled_once",
+    "test_restart_in_the_middle_resumes_where_the_citizen_was",
+]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -193,37 +204,6 @@ async def test_a_whole_complaint_is_stored_with_its_photo_and_event(
     assert [(e.ticket_id, e.action, e.actor_kind, e.to_status) for e in events] == [
         (ticket.id, "submitted", "citizen", "submitted")
     ]
-
-
-async def test_a_repeated_delivery_is_handled_once(citizen: Callable[..., Dialog], db: Database) -> None:
-    warga = citizen()
-    await warga.send(event_id="update-42", kind="command", text="/start", command="start")
-    assert "Selamat datang" in warga.text
-    await warga.send(event_id="update-42", kind="command", text="/start", command="start")
-    assert warga.replies == []
-
-
-async def test_a_restart_resumes_the_conversation(
-    citizen: Callable[..., Dialog], db_url: str, deps: Deps
-) -> None:
-    warga = citizen()
-    await warga.press_payload("m|new")
-    await warga.press("Jalan")
-    await warga.say("Aspal mengelupas dan berlubang sepanjang 20 meter")
-    assert warga.keyboard is not None
-    restarted = Database(db_url)
-    await restarted.migrate()
-    after = Dialog(Pipeline(restarted, deps), user_id=warga.user_id)
-    after._seen = warga._seen
-    await after.say("Jl. Anggrek 12 dekat masjid")
-    assert "Alamat dicatat" in after.text
-    assert "Kirim foto" in after.text
-    await after.press("Lewati")
-    await after.press("Publik")
-    await after.press("Kirim pengaduan")
-    [ticket] = await tickets_in(restarted)
-    assert (ticket.category, ticket.address) == ("jalan", "Jl. Anggrek 12 dekat masjid")
-    await restarted.dispose()
 
 
 async def single_delivery_replies(db: Database, pipeline: Pipeline, text: str) -> list[dict[str, Any]]:
