@@ -128,8 +128,9 @@ async def run_console(settings: Settings, clock: Clock | None = None) -> None:
     app.add_channel(adapter)
     app.start_background()
     try:
-        for language in app.deps.texts.languages:
-            print(app.deps.texts("console.banner", language), flush=True)
+        texts = app.deps.texts
+        for language in sorted(texts.languages, key=lambda lang: lang != texts.default_language):
+            print(texts("console.banner", language), flush=True)  # the default language first
         await read_lines(adapter, app.pipeline.handle, app.drain)
         await app.drain()
     finally:

@@ -176,6 +176,8 @@ async def civicbot(tmp_path: Path, command: str = "chat") -> AsyncIterator[Conso
 
 async def test_a_whole_complaint_in_the_console(tmp_path: Path) -> None:
     async with civicbot(tmp_path) as bot:
+        banner = bot.out.text
+        assert banner.index("mode konsol") < banner.index("console mode")  # Indonesian first
         await bot.type("/start", r"^\s*\[\d+\] .*Buat pengaduan")
         await bot.expect("Selamat datang")
         await bot.press("Buat pengaduan", r"^\s*\[\d+\] .*Sampah")
