@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -15,6 +16,7 @@ from bot.channels.console import ConsoleAdapter, read_lines
 from bot.channels.telegram import TelegramAdapter, make_bot
 from bot.sender import OutboxSender
 from bot.settings import Settings
+from handlers import alerts
 from handlers.context import Deps
 from handlers.i18n import Translator
 from handlers.pipeline import Pipeline
@@ -23,7 +25,9 @@ from models.db import Database
 from models.queries import dedupe_horizon, forget_processed_before
 from workflows.city_config import CityConfig, load_city_config, sample_config_path
 from workflows.classify import Classifier
-from workflows.clock import Clock, SystemClock
+from workflows.clock import Clock, FileClock, SystemClock
+from workflows.routing import load_area_map
+from workflows.staff import ensure_admins
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,46 @@ class App:
         self.scheduler.add_job(
             self.housekeeping, "interval", hours=6, id="housekeeping", max_instances=1, coalesce=True
         )
+        self.scheduler.add_job(
+            self.sla_sweep,
+            "interval",
+            seconds=self.settings.sla_sweep_seconds,
+            id="sla-sweep",
+            max_instances=1,
+            coalesce=True,
+        )
+        if self.city.digest.enabled:
+            # checked every few minutes: the digest goes once its time has come on a working day,
+            # by whichever instance gets there first (job_runs), also after a restart
+            self.scheduler.add_job(
+                self.daily_digest, "interval", minutes=5, id="digest", max_instances=1, coalesce=True
+            )
         self.scheduler.start()
+
+    async def sla_sweep(self) -> int:
+        """Reminders and escalations that are due (handlers/alerts.py)."""
+        try:
+            sent = await alerts.sweep(self.db, self.deps)
+        except Exception:
+            log.exception("SLA sweep failed; the next one retries")
+            return 0
+        if sent:
+            self.sender.wake()
+        return sent
+
+    async def daily_digest(self) -> int:
+        now = self.deps.clock.now()
+        local = now.astimezone(ZoneInfo(self.city.city.timezone))
+        if local.strftime("%H:%M") < self.city.digest.time:
+            return 0
+        try:
+            sent = await alerts.digest(self.db, self.deps)
+        except Exception:
+            log.exception("digest failed; retried at the next check")
+            return 0
+        if sent:
+            self.sender.wake()
+        return sent
 
     async def housekeeping(self) -> None:
         """Forget dedupe records older than any platform redelivers."""
@@ -80,10 +123,18 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
     """Everything but the channels; the database is migrated to the newest schema."""
     catalogues = load_catalogues()
     city = load_city_config(city_config_path(settings), catalogues)
+    areas = load_area_map(city, city_config_path(settings))
     db = Database(settings.database_url)
     await db.migrate()
     texts = Translator(catalogues, overrides=city.texts)
-    deps = Deps(city=city, texts=texts, clock=clock or SystemClock(), classifier=Classifier(city))
+    if clock is None:
+        clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
+    deps = Deps(city=city, texts=texts, clock=clock, classifier=Classifier(city), areas=areas)
+    if settings.admins:
+        async with db.transaction() as session:
+            await ensure_admins(
+                session=session, channel="telegram", user_ids=settings.admins, now=clock.now()
+            )
     sender = OutboxSender(
         db,
         {},
@@ -113,7 +164,7 @@ async def run_telegram(settings: Settings, clock: Clock | None = None) -> None:
         await dispatcher.start_polling(
             bot,
             polling_timeout=settings.telegram_polling_timeout,
-            allowed_updates=["message", "edited_message", "callback_query"],
+            allowed_updates=["message", "edited_message", "callback_query"],  # group service messages too
             close_bot_session=True,
         )
     finally:

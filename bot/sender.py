@@ -19,11 +19,20 @@ from datetime import timedelta
 from pydantic import TypeAdapter
 
 from bot.channels.base import ChannelAdapter, DeliveryError
-from handlers.messages import Outbound
+from handlers.messages import Outbound, OutEdit
 from models import OutboxMessage
 from models.db import Database
-from models.queries import claim_outbox, pending_outbox, record_outbox_error, record_outbox_sent
+from models.queries import (
+    claim_outbox,
+    latest_link,
+    pending_outbox,
+    record_link,
+    record_outbox_error,
+    record_outbox_sent,
+    release_claim,
+)
 from workflows.clock import Clock
+from workflows.staff import follow_chat_migration
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +126,13 @@ class OutboxSender:
         """Send a claimed row and record the outcome; True if it left the queue."""
         try:
             action = _ACTION.validate_python(row.payload)
+            if isinstance(action, OutEdit) and row.ticket_id is not None:
+                action = await self._edit_target(row, action)
             message_id = await self.adapters[row.channel].deliver(row.chat_id, action)
         except DeliveryError as error:
+            if error.migrate_to_chat_id:
+                await self._follow_migration(row, error.migrate_to_chat_id)
+                return True
             await self._record_error(row, error)
             return error.permanent
         except Exception as error:  # an adapter bug must not stop the queue
@@ -127,11 +141,32 @@ class OutboxSender:
             return False
         assert row.id is not None
         async with self.db.transaction() as session:
+            now = self.clock.now()
             await record_outbox_sent(
-                session=session, row_id=row.id, now=self.clock.now(), platform_message_id=message_id or None
+                session=session, row_id=row.id, now=now, platform_message_id=message_id or None
             )
+            if message_id:
+                record_link(session=session, row=row, message_id=message_id, chat_id=row.chat_id, now=now)
         await asyncio.sleep(self.min_gap)
         return True
+
+    async def _edit_target(self, row: OutboxMessage, action: OutEdit) -> OutEdit:
+        """The message to edit: the newest one of the row's ticket and role in its chat."""
+        assert row.ticket_id is not None
+        async with self.db.sessions() as session:
+            message_id = await latest_link(
+                session=session, ticket_id=row.ticket_id, role=row.role or "card", chat_id=row.chat_id
+            )
+        return action.model_copy(update={"message_id": message_id})
+
+    async def _follow_migration(self, row: OutboxMessage, new_chat_id: str) -> None:
+        """The group became a supergroup: this row and the chat's queued ones go to the new id."""
+        log.info("chat %s moved to %s; following it", row.chat_id, new_chat_id)
+        async with self.db.transaction() as session:
+            await follow_chat_migration(
+                session=session, channel=row.channel, old_chat_id=row.chat_id, new_chat_id=new_chat_id
+            )
+            await release_claim(session=session, row_id=row.id or 0, now=self.clock.now())
 
     async def _record_error(self, row: OutboxMessage, error: DeliveryError) -> None:
         assert row.id is not None

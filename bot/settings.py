@@ -20,3 +20,10 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=1.0, alias="CIVICBOT_OUTBOX_POLL_SECONDS", gt=0)
     telegram_per_second: float = Field(default=30.0, alias="TELEGRAM_MESSAGES_PER_SECOND", gt=0)
     outbox_lease_seconds: float = Field(default=60.0, alias="CIVICBOT_OUTBOX_LEASE_SECONDS", gt=0)
+    admin_ids: str = Field(default="", alias="CIVICBOT_ADMIN_IDS")  # Telegram user ids, comma-separated
+    sla_sweep_seconds: float = Field(default=30.0, alias="CIVICBOT_SLA_SWEEP_SECONDS", gt=0)
+    clock_file: str | None = Field(default=None, alias="CIVICBOT_CLOCK_FILE")  # tests and demos only
+
+    @property
+    def admins(self) -> list[str]:
+        return [part.strip() for part in self.admin_ids.replace(";", ",").split(",") if part.strip()]

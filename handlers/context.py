@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.i18n import Translator, normalise
-from handlers.messages import Button, Inbound, Outbound, OutText
+from handlers.messages import Button, Channel, Envelope, Inbound, Outbound, OutText
 from handlers.states import State
 from models import Citizen, Conversation
+from workflows.areas import AreaMap
 from workflows.city_config import CityConfig
 from workflows.classify import Classifier
 from workflows.clock import Clock
+from workflows.outbox import Priority
+from workflows.sla import Calendars
 
 MENU = "m"  # button payloads that work from any message: "m|action"
 
@@ -27,6 +32,51 @@ class Deps:
     texts: Translator
     clock: Clock
     classifier: Classifier
+    areas: AreaMap = field(default_factory=AreaMap.empty)
+
+    @cached_property
+    def calendars(self) -> Calendars:
+        return Calendars(self.city)
+
+    @property
+    def staff_language(self) -> str:
+        """Cards, reminders and escalations are written in the city's default language."""
+        return self.texts.default_language
+
+
+@dataclass
+class Mail:
+    """Messages for chats other than the one being answered, queued in the same transaction."""
+
+    items: list[tuple[Envelope, Priority]] = field(default_factory=list)
+
+    def send(
+        self,
+        channel: Channel | str,
+        chat_id: str,
+        action: Outbound,
+        *,
+        ticket_id: int | None = None,
+        role: str | None = None,
+        priority: Priority = Priority.NOTIFICATION,
+    ) -> None:
+        envelope = Envelope(
+            channel=Channel(channel), chat_id=chat_id, action=action, ticket_id=ticket_id, role=role
+        )
+        self.items.append((envelope, priority))
+
+
+@dataclass
+class Desk:
+    """What ticket work needs beside the ticket: the transaction, the dependencies, the mail."""
+
+    session: AsyncSession
+    deps: Deps
+    mail: Mail
+    now: datetime
+
+    def staff_text(self, key: str, **params: Any) -> str:
+        return self.deps.texts(key, self.deps.staff_language, **params)
 
 
 @dataclass
@@ -40,6 +90,12 @@ class Turn:
     deps: Deps
     replies: list[Outbound] = field(default_factory=list)
     emergency: bool = False  # the emergency number was already given for this event
+    mail: Mail = field(default_factory=Mail)
+    staff: Any = None  # models.Staff when the person is staff (officer commands in private chat)
+
+    @property
+    def desk(self) -> Desk:
+        return Desk(session=self.session, deps=self.deps, mail=self.mail, now=self.deps.clock.now())
 
     @property
     def lang(self) -> str:

@@ -6,26 +6,37 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.context import Turn
-from handlers.i18n import Safe
+from handlers.i18n import Safe, Translator
 from models import Ticket, TicketEvent
+from workflows.city_config import WORKING_DAY
 from workflows.clock import as_utc
 from workflows.drafts import Draft
 
 
 def expected_response(turn: Turn, seconds: int, calendar: str) -> str:
     """'1 working day', '4 working hours', '45 minutes' in the citizen's language."""
+    return duration_words(turn.deps.texts, turn.lang, seconds, calendar)
+
+
+def duration_words(texts: Translator, lang: str, seconds: float, calendar: str, *, exact: bool = True) -> str:
+    """A duration in words; a working day is 8 working hours. `exact=False` rounds to the largest unit."""
     working = calendar == "working"
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60), ("seconds", 1)):
-        if (seconds >= size and seconds % size == 0) or unit == "seconds":
-            count = max(1, round(seconds / size))
+    seconds = abs(int(seconds))
+    day = int(WORKING_DAY.total_seconds()) if working else 86400
+    for unit, size in (("days", day), ("hours", 3600), ("minutes", 60), ("seconds", 1)):
+        if (seconds >= size and (seconds % size == 0 or not exact)) or unit == "seconds":
+            count = max(1, round(seconds / size)) if exact else max(1, seconds // size)
             kind = f"{'working_' if working and unit in ('days', 'hours') else ''}{unit}"
-            return turn.t(f"duration.{kind}_{'one' if count == 1 else 'other'}", count=count)
+            return texts(f"duration.{kind}_{'one' if count == 1 else 'other'}", lang, count=count)
     raise AssertionError("unreachable")
 
 
 def local_time(turn: Turn, moment: datetime) -> str:
     """A stored moment as the city's local time: 23/11/2026 09:05 WIB."""
-    zone = turn.deps.city.city.timezone
+    return city_time(turn.deps.city.city.timezone, moment)
+
+
+def city_time(zone: str, moment: datetime) -> str:
     local = as_utc(moment).astimezone(ZoneInfo(zone))
     return f"{local:%d/%m/%Y %H:%M} {local.tzname()}"
 

@@ -6,14 +6,16 @@ part of the summary simply clears that part and the conversation returns to the 
 
 from __future__ import annotations
 
+from handlers import ticket_actions
 from handlers.context import Turn, pairs
-from handlers.format import expected_response, summary_text
+from handlers.format import expected_response, local_time, summary_text
 from handlers.i18n import Safe
 from handlers.menu import show_menu
 from handlers.messages import Button, InboundKind, MediaRef, OutText
 from handlers.states import INTAKE_STATES, State
-from models import Identity
-from workflows import tickets
+from models import OPEN_STATUSES, Identity, Ticket
+from workflows import duplicates, routing, tickets
+from workflows import staff as staff_rules
 from workflows.drafts import Draft, DraftPhoto
 
 CONFIDENT = 0.45  # below this the classifier's guess is not offered; the citizen picks
@@ -226,7 +228,22 @@ PROMPTS = {
     State.IDENTITY: ask_identity,
     State.SUMMARY: ask_summary,
     State.EDIT: ask_edit,
+    State.ME_TOO: lambda turn, draft: ask_me_too(turn),
 }
+
+
+def ask_me_too(turn: Turn) -> None:
+    offer = turn.data.get("me_too") or {}
+    turn.say(
+        "intake.me_too.ask",
+        reference=offer.get("reference", ""),
+        summary=Safe(offer.get("summary", "")),
+        reporters=offer.get("reporters", 1),
+        buttons=[
+            [turn.button("intake.me_too.join_button", "me_too:join")],
+            [turn.button("intake.me_too.new_button", "me_too:new")],
+        ],
+    )
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -251,6 +268,11 @@ async def on_button(turn: Turn, action: str) -> bool:
         draft.identity = Identity(value)
         await advance(turn, draft)
     elif name == "submit" and state == State.SUMMARY:
+        await submit(turn, draft)
+    elif name == "me_too" and state == State.ME_TOO and value == "join":
+        await join_existing(turn, draft)
+    elif name == "me_too" and state == State.ME_TOO and value == "new":
+        turn.set_data(me_too={"declined": True})
         await submit(turn, draft)
     elif name == "edit" and state == State.SUMMARY and not value:
         turn.goto(State.EDIT)
@@ -308,6 +330,11 @@ async def on_text(turn: Turn, text: str) -> None:
         turn.goto(State.CATEGORY)
         await prompt(turn)
     elif state == State.SUMMARY and turn.means("yes", text):
+        await submit(turn, draft)
+    elif state == State.ME_TOO and turn.means("yes", text):
+        await join_existing(turn, draft)
+    elif state == State.ME_TOO and turn.means("no", text):
+        turn.set_data(me_too={"declined": True})
         await submit(turn, draft)
     elif state == State.PHOTOS and (turn.means("done", text) or turn.means("skip", text)):
         draft.photos_done = True
@@ -442,12 +469,27 @@ async def submit(turn: Turn, draft: Draft) -> None:
         turn.say("limits.tickets_per_day", limit=city.limits.tickets_per_day)
         return
     try:
-        ticket = await tickets.submit(
-            session=turn.session, citizen=turn.citizen, draft=draft, city=city, now=now
-        )
+        tickets.check_draft(draft, city)
     except tickets.DraftIncomplete:
         await advance(turn, draft)
         return
+    if not (turn.data.get("me_too") or {}).get("declined") and await offer_me_too(turn, draft):
+        return
+    area, outside = routing.place(
+        city, turn.deps.areas, latitude=draft.latitude, longitude=draft.longitude, address=draft.address
+    )
+    paused = await staff_rules.paused_units(session=turn.session)
+    route = routing.route(city, category=draft.category or "", area=area, outside=outside, paused=paused)
+    ticket = await tickets.submit(
+        session=turn.session,
+        citizen=turn.citizen,
+        draft=draft,
+        city=city,
+        now=now,
+        route=route,
+        calendars=turn.deps.calendars,
+    )
+    await ticket_actions.new_ticket(turn.desk, ticket)
     turn.reset()
     unit = city.units[ticket.unit]
     turn.say(
@@ -456,6 +498,55 @@ async def submit(turn: Turn, draft: Draft) -> None:
         unit=unit.name.get(turn.lang),
         response=Safe(expected_response(turn, ticket.response_target_seconds, ticket.sla_calendar)),
     )
+    await show_menu(turn, brief=True)
+
+
+async def offer_me_too(turn: Turn, draft: Draft) -> bool:
+    """An open ticket like this one nearby: offer to join it instead. True if offered."""
+    city = turn.deps.city
+    existing = await duplicates.nearby_open_ticket(
+        session=turn.session, citizen=turn.citizen, draft=draft, city=city, now=turn.deps.clock.now()
+    )
+    if existing is None:
+        return False
+    category = city.category(existing.category)
+    summary = turn.t(
+        "intake.me_too.summary",
+        emoji=category.emoji,
+        category=category.name.get(turn.lang),
+        status=turn.t(f"ticket_status.{existing.status}"),
+        description=existing.description[:200],
+        filed=local_time(turn, existing.created_at),
+    )
+    offer = {
+        "ticket": existing.id,
+        "reference": existing.reference,
+        "summary": summary,
+        "reporters": existing.reporters,
+    }
+    turn.goto(State.ME_TOO, me_too=offer)
+    ask_me_too(turn)
+    return True
+
+
+async def join_existing(turn: Turn, draft: Draft) -> None:
+    """'Me too': the citizen follows the open ticket; their photos and words are added to it."""
+    offer = turn.data.get("me_too") or {}
+    ticket = await turn.session.get(Ticket, offer.get("ticket") or 0, with_for_update=True)
+    if ticket is None or ticket.status not in OPEN_STATUSES:
+        turn.set_data(me_too={"declined": True})
+        turn.say("intake.me_too.gone")
+        await submit(turn, draft)
+        return
+    desk = turn.desk
+    await duplicates.join(
+        session=turn.session, ticket=ticket, citizen=turn.citizen, city=turn.deps.city, now=desk.now
+    )
+    media = tuple(MediaRef(kind="photo", file_id=p.file_id, unique_id=p.unique_id) for p in draft.photos)
+    await ticket_actions.citizen_message(desk, ticket, turn.citizen, draft.description or "", media)
+    await ticket_actions.show_card(desk, ticket)
+    turn.reset()
+    turn.say("intake.me_too.joined", reference=ticket.reference, reporters=ticket.reporters)
     await show_menu(turn, brief=True)
 
 

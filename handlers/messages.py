@@ -30,6 +30,8 @@ class InboundKind(StrEnum):
     STICKER = "sticker"
     CONTACT = "contact"
     EDITED = "edited"
+    MIGRATED = "migrated"  # a group became a supergroup: its chat id changed
+    JOINED = "joined"  # the bot was added to a group
     OTHER = "other"
 
 
@@ -72,6 +74,10 @@ class Inbound(BaseModel):
     display_name: str | None = None
     username: str | None = None
     platform_language: str | None = None
+    reply_to_message_id: str | None = None  # the message this one answers (Telegram "reply")
+    chat_title: str | None = None  # groups only
+    migrate_to_chat_id: str | None = None  # MIGRATED, sent in the old group: its new id
+    migrate_from_chat_id: str | None = None  # MIGRATED, sent in the new supergroup: its old id
 
 
 class Button(BaseModel):
@@ -94,6 +100,7 @@ class OutText(BaseModel):
     request_location: str | None = None  # label of the "share my location" button
     skip_label: str | None = None  # with request_location: a second plain-reply button
     remove_keyboard: bool = False  # take away an earlier request_location keyboard
+    reply_to: str | None = None  # platform message id this text answers (shown as a reply)
 
 
 class OutMedia(BaseModel):
@@ -111,7 +118,24 @@ class OutLocation(BaseModel):
     location: Location
 
 
-Outbound = Annotated[OutText | OutMedia | OutLocation, Field(discriminator="kind")]
+class OutEdit(BaseModel):
+    """Replace the text and buttons of a ticket's message (its group card) in this chat.
+
+    Queued with the ticket's id and the message's role; the sender fills `message_id` from the
+    message it sent earlier for that ticket and role. With no such message (never delivered, or the
+    group moved to a new chat id), or one the platform can no longer edit, the adapter sends the
+    text as a new message, which becomes the one edited next time.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["edit"] = "edit"
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    message_id: str | None = None
+
+
+Outbound = Annotated[OutText | OutMedia | OutLocation | OutEdit, Field(discriminator="kind")]
 
 
 class Envelope(BaseModel):
@@ -122,6 +146,8 @@ class Envelope(BaseModel):
     channel: Channel
     chat_id: str
     action: Outbound
+    ticket_id: int | None = None  # what the message is about: replies to it are mapped back
+    role: str | None = None  # "card", "question", "relay", ...: which of the ticket's messages
 
 
 def text_fields(text: str) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import router
-from handlers.context import Deps, Turn
+from handlers import group, router
+from handlers.context import Deps, Mail, Turn
 from handlers.messages import Envelope, Inbound, InboundKind, OutText
-from models import Citizen, Conversation
+from models import Citizen, Conversation, Staff
 from models.db import Database
 from models.queries import (
     citizen_by_identity,
@@ -30,7 +30,8 @@ from models.queries import (
     seen_before,
 )
 from workflows.emergency import is_emergency
-from workflows.outbox import enqueue
+from workflows.outbox import Priority, enqueue
+from workflows.staff import staff_by_user
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,19 @@ class Pipeline:
             mark_seen(
                 session=session, channel=channel, event_id=inbound.event_id, chat_id=inbound.chat_id, now=now
             )
+            staff = await staff_by_user(session=session, channel=channel, user_id=inbound.user_id)
+            if not inbound.is_private:
+                await self._group_event(session, inbound, staff, now)
+                return True
             citizen = await _citizen(session, inbound, now)
             conversation = await _conversation(session, inbound, now)
             turn = Turn(
-                inbound=inbound, citizen=citizen, conversation=conversation, session=session, deps=self.deps
+                inbound=inbound,
+                citizen=citizen,
+                conversation=conversation,
+                session=session,
+                deps=self.deps,
+                staff=staff,
             )
             if inbound.kind == InboundKind.TEXT and inbound.text:
                 router.remember_language(turn, inbound.text[:MAX_TEXT])
@@ -114,7 +124,24 @@ class Pipeline:
                     envelope=Envelope(channel=inbound.channel, chat_id=inbound.chat_id, action=reply),
                     now=now,
                 )
+            queue_mail(session, turn.mail, now)
         return True
+
+    async def _group_event(
+        self, session: AsyncSession, inbound: Inbound, staff: Staff | None, now: datetime
+    ) -> None:
+        """Officers in a unit's group (handlers/group.py): no citizen record, no conversation."""
+        turn = group.GroupTurn(inbound=inbound, staff=staff, session=session, deps=self.deps)
+        await group.step(turn)
+        for reply in turn.replies:
+            envelope = Envelope(channel=inbound.channel, chat_id=inbound.chat_id, action=reply)
+            enqueue(session=session, envelope=envelope, now=now, priority=Priority.INTERACTIVE)
+        queue_mail(session, turn.mail, now)
+
+
+def queue_mail(session: AsyncSession, mail: Mail, now: datetime) -> None:
+    for envelope, priority in mail.items:
+        enqueue(session=session, envelope=envelope, now=now, priority=priority)
 
 
 async def _flooded(session: AsyncSession, inbound: Inbound, deps: Deps, now: datetime) -> bool | None:

@@ -13,15 +13,20 @@ Order of precedence, the same in every state:
 | button of the current step     | the step's answer                                             |
 | text, location, photo          | the step's answer where it expects one, otherwise a nudge     |
 | sticker, voice, document, contact, anything else | a polite "can't use this here"; the step stays |
+
+Besides the citizen's own flow: staff commands (/join, /tugas, /antrian and the admin ones,
+handlers/officer.py); an officer's pending action (its note, unit or proof photo) takes their
+next input; the "Reply" button, a Telegram reply to a ticket's message, or text at the menu while
+a question waits go to the unit (handlers/answer.py).
 """
 
 from __future__ import annotations
 
-from handlers import intake, menu, status
+from handlers import answer, intake, menu, officer, status
 from handlers.context import MENU, Turn
 from handlers.format import example_reference
 from handlers.messages import InboundKind
-from handlers.states import INTAKE_STATES, State
+from handlers.states import INTAKE_STATES, OFFICER_STATES, State
 from workflows.language import detect_language
 from workflows.references import find_reference
 
@@ -54,6 +59,20 @@ async def step(turn: Turn) -> None:
         turn.say("unsupported.edited")
         await reprompt(turn)
         return
+    if turn.state in OFFICER_STATES and not (
+        inbound.kind == InboundKind.COMMAND and inbound.command not in ("batal", "cancel")
+    ):
+        await officer.on_pending(turn)
+        return
+    if turn.state == State.ANSWER and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO):
+        if not (inbound.kind == InboundKind.TEXT and turn.means("cancel", inbound.text or "")):
+            await answer.on_input(turn)
+            return
+    if inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and turn.state not in INTAKE_STATES:
+        replied = await answer.replied_ticket(turn)
+        if replied is not None:
+            await answer.deliver(turn, replied)
+            return
     if inbound.kind == InboundKind.COMMAND:
         await on_command(turn, inbound.command or "", inbound.command_args)
     elif inbound.kind == InboundKind.BUTTON:
@@ -71,6 +90,9 @@ async def step(turn: Turn) -> None:
 
 async def on_command(turn: Turn, command: str, args: str) -> None:
     action = COMMANDS.get(command)
+    staff_action = officer.COMMANDS.get(command)
+    if action is None and staff_action is not None and await officer.on_command(turn, staff_action, args):
+        return
     if action is None:
         turn.say("errors.unknown_command", command=command[:32])
         await reprompt(turn)
@@ -98,10 +120,12 @@ async def menu_action(turn: Turn, action: str) -> None:
         await intake.prompt(turn)
     elif name == "new":
         await intake.start(turn)
+    elif name == "ans":
+        await answer.start(turn, value)
     elif name == "cancel":
         if turn.state in INTAKE_STATES:
             await intake.cancel(turn)
-        elif turn.state == State.STATUS_REF:
+        elif turn.state in (State.STATUS_REF, State.ANSWER):
             turn.goto(State.IDLE)
             await menu.show_menu(turn, brief=True)
         else:
@@ -133,6 +157,9 @@ async def on_button(turn: Turn, payload: str) -> None:
     scope, _, action = payload.partition("|")
     if scope == MENU:
         await menu_action(turn, action)
+        return
+    if scope == "a" and action.startswith("link:"):
+        await officer.approve_link(turn, action.removeprefix("link:"))
         return
     if scope != str(turn.conversation.step):
         turn.say("errors.stale_button")
@@ -177,8 +204,11 @@ async def text_at_rest(turn: Turn, text: str) -> None:
 
 
 async def idle_text(turn: Turn, text: str) -> None:
-    """Free text at the menu: a reference, thanks, a greeting, or a new complaint."""
-    if find_reference(text):
+    """Free text at the menu: a reference, an answer awaited, thanks, a greeting, or a new complaint."""
+    waiting = None if find_reference(text) else await answer.waiting_question(turn)
+    if waiting is not None and not turn.emergency:
+        await answer.deliver(turn, waiting)
+    elif find_reference(text):
         await status.show_status(turn, text)
     elif turn.emergency:
         await menu.show_menu(turn, brief=True)  # 112 was said; a complaint only if they choose one
@@ -208,5 +238,9 @@ async def reprompt(turn: Turn) -> None:
         await intake.prompt(turn)
     elif turn.state == State.STATUS_REF:
         turn.say("status.ask", example=example_reference(turn))
+    elif turn.state in OFFICER_STATES:
+        await officer.reprompt(turn)
+    elif turn.state == State.ANSWER:
+        turn.say("answer.ask_again")
     else:
         await menu.show_menu(turn, brief=True)

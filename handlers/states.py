@@ -16,6 +16,11 @@ class State(StrEnum):
     SUMMARY = "intake.summary"  # confirm, edit or cancel
     EDIT = "intake.edit"  # which part to change
     STATUS_REF = "status.ref"  # waiting for a ticket reference
+    ANSWER = "ticket.answer"  # the citizen writes to the unit about one of their tickets
+    ME_TOO = "intake.me_too"  # an open ticket like this exists: join it, or file a new one
+    OFFICER_NOTE = "officer.note"  # an officer writes the question, reason or resolution note
+    OFFICER_UNIT = "officer.unit"  # an officer picks the unit to transfer to
+    OFFICER_PROOF = "officer.proof"  # an officer sends the photo that proves the resolution
 
 
 INTAKE_STATES = frozenset(
@@ -28,5 +33,8 @@ INTAKE_STATES = frozenset(
         State.IDENTITY,
         State.SUMMARY,
         State.EDIT,
+        State.ME_TOO,
     }
 )
+
+OFFICER_STATES = frozenset({State.OFFICER_NOTE, State.OFFICER_UNIT, State.OFFICER_PROOF})

@@ -3,8 +3,18 @@
 from models.citizens import Citizen
 from models.conversations import Conversation
 from models.inbound import ProcessedInbound
+from models.links import JobRun, MessageLink
 from models.outbox import OutboxMessage, OutboxStatus
-from models.tickets import OPEN_STATUSES, Attachment, Identity, Ticket, TicketEvent, TicketStatus
+from models.staff import InviteCode, Role, Staff, UnitState
+from models.tickets import (
+    OPEN_STATUSES,
+    Attachment,
+    Identity,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+    TicketStatus,
+)
 
 __all__ = [
     "OPEN_STATUSES",
@@ -12,10 +22,17 @@ __all__ = [
     "Citizen",
     "Conversation",
     "Identity",
+    "InviteCode",
+    "JobRun",
+    "MessageLink",
     "OutboxMessage",
     "OutboxStatus",
     "ProcessedInbound",
+    "Role",
+    "Staff",
     "Ticket",
     "TicketEvent",
+    "TicketFollower",
     "TicketStatus",
+    "UnitState",
 ]

@@ -36,3 +36,5 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     platform_message_id: str | None = Field(default=None, max_length=64)
     last_error: str | None = None
+    ticket_id: int | None = None  # the ticket the message is about (see models.links.MessageLink)
+    role: str | None = Field(default=None, max_length=16)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import Citizen, Conversation, OutboxMessage, OutboxStatus, ProcessedInbound
+from models import Citizen, Conversation, MessageLink, OutboxMessage, OutboxStatus, ProcessedInbound
 
 
 async def seen_before(*, session: AsyncSession, channel: str, event_id: str) -> bool:
@@ -127,6 +127,16 @@ async def record_outbox_sent(
     )
 
 
+async def release_claim(*, session: AsyncSession, row_id: int, now: datetime) -> None:
+    """Make a claimed row due again at once (its chat moved; the attempt did not happen)."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == OutboxStatus.PENDING)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def record_outbox_error(
     *, session: AsyncSession, row_id: int, attempts: int, error: str, retry_at: datetime | None
 ) -> None:
@@ -149,4 +159,48 @@ async def record_outbox_error(
         )
         .values(values)
         .execution_options(synchronize_session=False)
+    )
+
+
+async def ticket_for_message(
+    *, session: AsyncSession, channel: str, chat_id: str, message_id: str
+) -> int | None:
+    """The ticket a message the bot sent belongs to (a reply to it is about that ticket)."""
+    query = (
+        select(MessageLink.ticket_id)
+        .where(
+            MessageLink.channel == channel,
+            MessageLink.chat_id == chat_id,
+            MessageLink.message_id == message_id,
+        )
+        .order_by(col(MessageLink.id).desc())
+    )
+    return (await session.exec(query)).first()
+
+
+async def latest_link(*, session: AsyncSession, ticket_id: int, role: str, chat_id: str) -> str | None:
+    """The platform id of the newest message of this role for the ticket in this chat."""
+    query = (
+        select(MessageLink.message_id)
+        .where(MessageLink.ticket_id == ticket_id, MessageLink.role == role, MessageLink.chat_id == chat_id)
+        .order_by(col(MessageLink.id).desc())
+    )
+    return (await session.exec(query)).first()
+
+
+def record_link(
+    *, session: AsyncSession, row: OutboxMessage, message_id: str, chat_id: str, now: datetime
+) -> None:
+    """Remember which ticket a sent message was about (rows queued with a ticket id)."""
+    if row.ticket_id is None:
+        return
+    session.add(
+        MessageLink(
+            channel=row.channel,
+            chat_id=chat_id,
+            message_id=message_id,
+            ticket_id=row.ticket_id,
+            role=row.role or "message",
+            sent_at=now,
+        )
     )

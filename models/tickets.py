@@ -11,9 +11,10 @@ from sqlmodel import Field, SQLModel
 
 
 class TicketStatus(StrEnum):
-    SUBMITTED = "submitted"
-    ACCEPTED = "accepted"
-    IN_PROGRESS = "in_progress"
+    """See workflows/lifecycle.py for the transitions between them."""
+
+    SUBMITTED = "submitted"  # waiting for its unit to accept it (the response clock runs)
+    IN_PROGRESS = "in_progress"  # accepted by an officer (the resolution clock runs)
     WAITING_CITIZEN = "waiting_citizen"
     RESOLVED = "resolved"
     CLOSED = "closed"
@@ -24,7 +25,6 @@ class TicketStatus(StrEnum):
 OPEN_STATUSES = frozenset(
     {
         TicketStatus.SUBMITTED,
-        TicketStatus.ACCEPTED,
         TicketStatus.IN_PROGRESS,
         TicketStatus.WAITING_CITIZEN,
         TicketStatus.REOPENED,
@@ -40,7 +40,11 @@ class Identity(StrEnum):
 
 class Ticket(SQLModel, table=True):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_citizen_created", "citizen_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_tickets_citizen_created", "citizen_id", "created_at"),
+        Index("ix_tickets_next_alert", "next_alert_at"),  # the SLA sweep: one indexed range read
+        Index("ix_tickets_nearby", "category", "status", "created_at"),  # "me too" candidates
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=20, unique=True, index=True)
@@ -60,6 +64,30 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     response_target_seconds: int  # from the category's SLA policy, as promised to the citizen
     sla_calendar: str = Field(default="working", max_length=16)
+    # who holds it, and the SLA clock that runs now (response until accepted, then resolution)
+    holder_staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    clock: str | None = Field(default=None, max_length=16)  # response, resolution; None when stopped
+    clock_target_seconds: int | None = None
+    due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    paused_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    alert_stage: int = 0  # reminders and escalations already done for the running clock
+    next_alert_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    accepted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    reporters: int = 1  # the reporter and every citizen who joined with "me too"
+    priority: int = 0  # rises with the number of reporters
+    reopen_count: int = 0
+
+
+class TicketFollower(SQLModel, table=True):
+    """A citizen who joined a ticket ("ikut melapor") and gets its updates like the reporter."""
+
+    __tablename__ = "ticket_followers"
+
+    ticket_id: int = Field(foreign_key="tickets.id", primary_key=True)
+    citizen_id: int = Field(foreign_key="citizens.id", primary_key=True, index=True)
+    joined_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
 
 
 class Attachment(SQLModel, table=True):
@@ -71,7 +99,7 @@ class Attachment(SQLModel, table=True):
     channel: str = Field(max_length=16)
     file_id: str = Field(max_length=256)
     unique_id: str | None = Field(default=None, max_length=128)
-    added_by: str = Field(default="citizen", max_length=16)
+    added_by: str = Field(default="citizen", max_length=16)  # citizen, officer (proof of resolution)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
 
 

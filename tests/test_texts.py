@@ -12,7 +12,9 @@ from handlers.states import INTAKE_STATES, State
 from models import Identity, TicketStatus
 
 ROOT = Path(__file__).resolve().parent.parent
-LITERAL_KEY = re.compile(r"""(?:\bt|\bsay|button|menu_button)\(\s*["']([a-z_.]+)["']""")
+LITERAL_KEY = re.compile(
+    r"""(?:\bt|\bsay|button|menu_button|staff_text|texts|plain|reply)\(\s*["']([a-z_.]+)["']"""
+)
 
 
 def test_both_catalogues_have_the_same_keys_and_placeholders(catalogues: dict[str, dict[str, str]]) -> None:

@@ -24,10 +24,13 @@ from pydantic import (
     model_validator,
 )
 
+from workflows.calendar import WorkingTime
+
 LANGUAGES: tuple[str, ...] = ("id", "en")
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+WORKING_DAY = timedelta(hours=8)  # "1d" of a working-time SLA: one working day
 
 
 class _Strict(BaseModel):
@@ -60,12 +63,27 @@ class Limits(_Strict):
     photos_max: int = Field(default=3, ge=0, le=10)
 
 
+class SlaTargets(_Strict):
+    response: str
+    resolution: str
+
+    @field_validator("response", "resolution")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class SlaPolicy(_Strict):
-    """Response and resolution targets; `working` counts working time, `continuous` clock time."""
+    """Response and resolution targets; `working` counts working time, `continuous` clock time.
+
+    `high` (optional): tighter targets for tickets of raised priority (many citizens reported it).
+    """
 
     response: str
     resolution: str
     calendar: Literal["working", "continuous"] = "working"
+    high: SlaTargets | None = None
 
     @field_validator("response", "resolution")
     @classmethod
@@ -74,17 +92,84 @@ class SlaPolicy(_Strict):
         return value
 
     @property
+    def day(self) -> timedelta:
+        """What "1d" means here: a working day of 8 working hours, or 24 hours of clock time."""
+        return WORKING_DAY if self.calendar == "working" else timedelta(days=1)
+
+    @property
     def response_delta(self) -> timedelta:
-        return parse_duration(self.response)
+        return parse_duration(self.response, day=self.day)
 
     @property
     def resolution_delta(self) -> timedelta:
-        return parse_duration(self.resolution)
+        return parse_duration(self.resolution, day=self.day)
+
+    def target(self, clock: str, priority: int = 0) -> timedelta:
+        """The target of the response or resolution clock for a ticket of this priority."""
+        targets: SlaTargets | SlaPolicy = self.high if priority > 0 and self.high else self
+        return parse_duration(targets.response if clock == "response" else targets.resolution, day=self.day)
+
+
+class Escalation(_Strict):
+    """`after`: how far past the deadline, as a fraction of the target (0 = at the deadline)."""
+
+    after: float = Field(ge=0, le=10)
+    to: Literal["supervisors", "admins"]
+
+
+class SlaAlerts(_Strict):
+    """Reminders to the holding group before a deadline, escalations after it."""
+
+    reminders: list[float] = Field(default_factory=lambda: [0.5, 0.9])
+    escalations: list[Escalation] = Field(
+        default_factory=lambda: [Escalation(after=0, to="supervisors"), Escalation(after=0.5, to="admins")]
+    )
+
+    @field_validator("reminders")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        for fraction in value:
+            if not 0 < fraction < 1:
+                raise ValueError(f"reminder {fraction} must be a fraction of the target between 0 and 1")
+        return sorted(set(value))
+
+
+class Digest(_Strict):
+    """The daily digest to each supervisor: overdue and at-risk tickets."""
+
+    time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    enabled: bool = True
+
+
+class Duplicates(_Strict):
+    """When a new complaint is offered "me too" on an open one, and when priority rises."""
+
+    radius_m: float = Field(default=150, gt=0, le=5000)
+    within: str = "14d"
+    priority_at: int = Field(default=3, ge=2)  # reporters from which the ticket is high priority
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class Officers(_Strict):
+    sign_with_name: bool = False  # relayed replies signed "Name, Unit" instead of the unit only
+    invite_valid: str = "7d"
+
+    @field_validator("invite_valid")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
 
 class Unit(_Strict):
     name: LocalText
     short: str = Field(min_length=1, max_length=24)
+    fallback: str | None = None  # where its tickets go while it is paused; the triage unit if unset
 
 
 class Keywords(_Strict):
@@ -100,6 +185,8 @@ class Category(_Strict):
     sensitive: bool = False
     emoji: str = ""
     keywords: Keywords = Field(default_factory=Keywords)
+    area_units: dict[str, str] = Field(default_factory=dict)  # area → unit, overriding `unit` there
+    proof_photo: bool = False  # resolving needs a photo of the result
 
 
 class Area(_Strict):
@@ -117,6 +204,12 @@ class CityConfig(_Strict):
     categories: dict[str, Category]
     fallback_category: str = "lainnya"
     areas: dict[str, Area] = Field(default_factory=dict)
+    areas_geojson: str | None = None  # polygons of the areas, relative to this file
+    working_time: WorkingTime = Field(default_factory=WorkingTime)
+    sla_alerts: SlaAlerts = Field(default_factory=SlaAlerts)
+    digest: Digest = Field(default_factory=Digest)
+    duplicates: Duplicates = Field(default_factory=Duplicates)
+    officers: Officers = Field(default_factory=Officers)
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @field_validator("units", "categories", "sla_policies", "areas")
@@ -166,10 +259,21 @@ def reference_problems(config: CityConfig) -> list[tuple[tuple[str, ...], str]]:
             problems.append(
                 (("categories", key, "unit"), f"{category.unit!r} is not a unit; use one of: {units}")
             )
+        for area_key, unit_key in category.area_units.items():
+            where = ("categories", key, "area_units", area_key)
+            if area_key not in config.areas:
+                problems.append((where, f"{area_key!r} is not an area"))
+            if unit_key not in config.units:
+                problems.append((where, f"{unit_key!r} is not a unit; use one of: {units}"))
         if category.sla not in config.sla_policies:
             policies = ", ".join(config.sla_policies)
             problems.append(
                 (("categories", key, "sla"), f"{category.sla!r} is not an SLA policy; use one of: {policies}")
+            )
+    for key, defined in config.units.items():
+        if defined.fallback is not None and defined.fallback not in config.units:
+            problems.append(
+                (("units", key, "fallback"), f"{defined.fallback!r} is not a unit; use one of: {units}")
             )
     for key, area in config.areas.items():
         if area.parent is not None and area.parent not in config.areas:
@@ -217,12 +321,14 @@ def _markup_problem(text: str) -> str | None:
     return f"leaves <{open_tags[-1]}> open" if open_tags else None
 
 
-def parse_duration(text: str) -> timedelta:
-    """'30s', '4h', '1.5d' → timedelta; 'd' means 24 hours of the policy's calendar."""
+def parse_duration(text: str, *, day: timedelta = timedelta(days=1)) -> timedelta:
+    """'30s', '4h', '1.5d' → timedelta; a 'd' is `day` long (a working day for working-time SLAs)."""
     match = _DURATION.match(str(text))
     if not match:
         raise ValueError(f"duration {text!r} must look like 30s, 15m, 4h or 2d")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    unit = match.group(2)
+    size = day.total_seconds() if unit == "d" else _UNIT_SECONDS[unit]
+    return timedelta(seconds=float(match.group(1)) * size)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 
@@ -40,6 +41,31 @@ class FrozenClock:
         if moment.tzinfo is None:
             raise ValueError("FrozenClock needs an aware datetime")
         self._now = moment
+
+
+class FileClock:
+    """A test or demo clock another process moves: the file holds the current ISO time.
+
+    Set with CIVICBOT_CLOCK_FILE so an end-to-end test can move a running bot's time past a
+    deadline without waiting. Read again only when the file changes; system time while it is absent
+    or unreadable. Never set it in production.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._stamp: float | None = None
+        self._now: datetime | None = None
+
+    def now(self) -> datetime:
+        try:
+            stamp = self.path.stat().st_mtime_ns
+            if stamp != self._stamp:
+                self._now = datetime.fromisoformat(self.path.read_text().strip())
+                self._stamp = stamp
+        except (OSError, ValueError):
+            return datetime.now(UTC)
+        assert self._now is not None
+        return self._now if self._now.tzinfo else self._now.replace(tzinfo=UTC)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -32,6 +32,8 @@ def enqueue(
         chat_id=envelope.chat_id,
         payload=envelope.action.model_dump(mode="json"),
         priority=int(priority),
+        ticket_id=envelope.ticket_id,
+        role=envelope.role,
         created_at=now,
         next_attempt_at=now,
     )

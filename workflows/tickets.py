@@ -10,9 +10,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import Attachment, Citizen, Identity, Ticket, TicketEvent, TicketStatus
+from workflows import sla
 from workflows.city_config import CityConfig
 from workflows.drafts import Draft
 from workflows.references import new_reference
+from workflows.routing import Route
 
 REFERENCE_ATTEMPTS = 8
 
@@ -52,13 +54,25 @@ def check_draft(draft: Draft, city: CityConfig) -> None:
 
 
 async def submit(
-    *, session: AsyncSession, citizen: Citizen, draft: Draft, city: CityConfig, now: datetime
+    *,
+    session: AsyncSession,
+    citizen: Citizen,
+    draft: Draft,
+    city: CityConfig,
+    now: datetime,
+    route: Route | None = None,
+    calendars: sla.Calendars | None = None,
 ) -> Ticket:
-    """Store the confirmed draft as a ticket with its photos and a 'submitted' event."""
+    """Store the confirmed draft as a ticket with its photos and a 'submitted' event.
+
+    `route` (workflows.routing) names the unit and area; without it, the category's unit. The
+    response clock starts now.
+    """
     check_draft(draft, city)
     assert draft.category and draft.description and draft.identity and citizen.id is not None
     category = city.categories[draft.category]
     policy = city.sla_for(draft.category)
+    route = route or Route(unit=category.unit, area=None, reason="category")
     identity = draft.identity
     if category.sensitive and identity == Identity.PUBLIC:
         identity = Identity.CONFIDENTIAL  # complaints about officials never carry a public name
@@ -67,7 +81,8 @@ async def submit(
         citizen_id=citizen.id,
         channel=citizen.channel,
         category=draft.category,
-        unit=category.unit,
+        unit=route.unit,
+        area=route.area,
         description=draft.description,
         address=draft.address,
         latitude=draft.latitude,
@@ -80,6 +95,7 @@ async def submit(
         response_target_seconds=int(policy.response_delta.total_seconds()),
         sla_calendar=policy.calendar,
     )
+    sla.start_clock(ticket, "response", city=city, calendars=calendars or sla.Calendars(city), now=now)
     await _insert_with_fresh_reference(session, ticket, city, now)
     assert ticket.id is not None
     for photo in draft.photos:
@@ -101,7 +117,14 @@ async def submit(
             actor_id=str(citizen.id),
             action="submitted",
             to_status=TicketStatus.SUBMITTED,
-            details={"category": ticket.category, "unit": ticket.unit, "identity": identity},
+            details={
+                "category": ticket.category,
+                "unit": ticket.unit,
+                "area": ticket.area,
+                "routed_by": route.reason,
+                "paused_units": list(route.skipped),
+                "identity": identity,
+            },
         )
     )
     return ticket

@@ -10,11 +10,19 @@ from handlers.messages import Channel, Outbound
 class DeliveryError(Exception):
     """A send that did not happen. `retry_after` from the platform, `permanent` when retrying is futile."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        migrate_to_chat_id: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id  # the group moved: send there instead
 
 
 class ChannelAdapter(Protocol):

@@ -1,0 +1,186 @@
+"""The scheduler's work: SLA reminders and escalations, and the supervisors' daily digest.
+
+Each runs in one transaction with the messages it queues, so an alert is sent once: a crash
+before the commit leaves it due, a commit records it done (workflows/sla.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from handlers import ticket_actions
+from handlers.cards import deadline_line
+from handlers.context import Deps, Desk, Mail
+from handlers.i18n import Safe
+from handlers.messages import OutText
+from handlers.pipeline import queue_mail
+from models import JobRun, Role, Staff, Ticket, TicketEvent
+from models.db import Database
+from models.queries import latest_link
+from models.tickets import OPEN_STATUSES
+from workflows import sla
+from workflows import staff as staff_rules
+
+log = logging.getLogger(__name__)
+SWEEP_BATCH = 200
+
+
+async def sweep(db: Database, deps: Deps) -> int:
+    """Send the reminders and escalations that are due; the number of alerts sent."""
+    sent = 0
+    while True:
+        async with db.transaction() as session:
+            now = deps.clock.now()
+            due = await sla.tickets_with_alerts_due(session=session, now=now, limit=SWEEP_BATCH)
+            if not due:
+                return sent
+            desk = Desk(session=session, deps=deps, mail=Mail(), now=now)
+            for ticket in due:
+                stages = sla.due_stages(ticket, city=deps.city, calendars=deps.calendars, now=now)
+                for stage in stages:
+                    await alert(desk, ticket, stage)
+                    sent += 1
+                await ticket_actions.show_card(desk, ticket)  # the time left, refreshed
+            queue_mail(session, desk.mail, now)
+        if len(due) < SWEEP_BATCH:
+            return sent
+
+
+async def alert(desk: Desk, ticket: Ticket, stage: sla.Stage) -> None:
+    assert ticket.id is not None
+    deadline = Safe(deadline_line(desk, ticket))
+    percent = round(stage.fraction * 100)
+    recipients: list[tuple[str, str]]
+    if stage.kind == "remind":
+        recipients = await ticket_actions.card_chats(desk, ticket)
+        text = desk.staff_text(
+            "alert.reminder", reference=ticket.reference, percent=percent, deadline=deadline
+        )
+        action = "reminder"
+    else:
+        people = await _escalation_people(desk, ticket, stage.to)
+        recipients = [(p.channel, p.user_id) for p in people]
+        unit = staff_rules.unit_name(desk.deps.city, ticket.unit, desk.deps.staff_language)
+        text = desk.staff_text(
+            f"alert.escalation_{stage.level if stage.level <= 2 else 2}",
+            reference=ticket.reference,
+            unit=unit,
+            deadline=deadline,
+        )
+        action = "escalated"
+    for channel, chat_id in recipients:
+        card_id = await latest_link(session=desk.session, ticket_id=ticket.id, role="card", chat_id=chat_id)
+        desk.mail.send(
+            channel, chat_id, OutText(text=text, reply_to=card_id), ticket_id=ticket.id, role="alert"
+        )
+    if not recipients:
+        log.warning("no one to send the %s of %s to (unit %s)", action, ticket.reference, ticket.unit)
+    desk.session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=desk.now,
+            actor_kind="system",
+            action=action,
+            public=False,
+            details={
+                "clock": ticket.clock,
+                "fraction": stage.fraction,
+                "level": stage.level,
+                "to": stage.to,
+                "recipients": len(recipients),
+            },
+        )
+    )
+
+
+async def _escalation_people(desk: Desk, ticket: Ticket, to: str) -> list[Staff]:
+    """Supervisors of the unit (the admins when it has none), or the admins."""
+    if to == "supervisors":
+        people = await staff_rules.staff_of_unit(
+            session=desk.session, unit=ticket.unit, roles=[Role.SUPERVISOR]
+        )
+        if people:
+            return people
+    return await staff_rules.admins(session=desk.session)
+
+
+def _local_day(deps: Deps, now: datetime) -> datetime:
+    zone = ZoneInfo(deps.city.city.timezone)
+    local = now.astimezone(zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def digest(db: Database, deps: Deps) -> int:
+    """Once a working day: each supervisor gets their unit's overdue and at-risk tickets.
+
+    Returns the number of digests queued; 0 on a day off or when today's digest was already made
+    (by this instance before a restart, or by another instance).
+    """
+    now = deps.clock.now()
+    day = _local_day(deps, now)
+    working = deps.calendars.working
+    if working.add(day, 1) >= day + timedelta(days=1):
+        return 0  # nobody works today
+    sent = 0
+    try:
+        async with db.transaction() as session:
+            session.add(JobRun(job="digest", period=day.date().isoformat(), ran_at=now))
+            await session.flush()
+            desk = Desk(session=session, deps=deps, mail=Mail(), now=now)
+            supervisors = list(
+                await session.exec(select(Staff).where(Staff.role == Role.SUPERVISOR, col(Staff.active)))
+            )
+            for supervisor in supervisors:
+                text = await digest_text(desk, supervisor.unit or "")
+                if text:
+                    desk.mail.send(supervisor.channel, supervisor.user_id, OutText(text=text), role="digest")
+                    sent += 1
+            queue_mail(session, desk.mail, now)
+    except IntegrityError:
+        return 0
+    return sent
+
+
+async def digest_text(desk: Desk, unit: str) -> str | None:
+    """Overdue and at-risk tickets of a unit; None if there are none."""
+    query = select(Ticket).where(
+        Ticket.unit == unit,
+        col(Ticket.status).in_([s.value for s in OPEN_STATUSES]),
+        col(Ticket.due_at).is_not(None),
+    )
+    overdue: list[str] = []
+    at_risk: list[str] = []
+    first_reminder = min(desk.deps.city.sla_alerts.reminders, default=0.5)
+    for ticket in sorted(await desk.session.exec(query), key=lambda t: sla_sort(t)):
+        fraction = sla.elapsed_fraction(ticket, calendars=desk.deps.calendars, now=desk.now)
+        line = desk.staff_text(
+            "digest.line",
+            reference=ticket.reference,
+            status=desk.staff_text(f"ticket_status.{ticket.status}"),
+            deadline=Safe(deadline_line(desk, ticket)),
+        )
+        if fraction >= 1:
+            overdue.append(line)
+        elif fraction >= first_reminder:
+            at_risk.append(line)
+    if not overdue and not at_risk:
+        return None
+    unit_name = staff_rules.unit_name(desk.deps.city, unit, desk.deps.staff_language)
+    return desk.staff_text(
+        "digest.text",
+        unit=unit_name,
+        overdue=Safe("\n".join(overdue) or desk.staff_text("digest.none")),
+        at_risk=Safe("\n".join(at_risk) or desk.staff_text("digest.none")),
+        overdue_count=len(overdue),
+        at_risk_count=len(at_risk),
+    )
+
+
+def sla_sort(ticket: Ticket) -> datetime:
+    assert ticket.due_at is not None
+    return ticket.due_at

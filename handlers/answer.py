@@ -1,0 +1,114 @@
+"""A citizen writing to the unit about their ticket: answering a question, or adding information.
+
+Reached by the "Reply" button under a question or a relayed message, by replying (Telegram's
+reply) to one of them, or by writing at the menu while a question waits for them.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from handlers import menu, ticket_actions
+from handlers.context import Turn
+from handlers.messages import InboundKind
+from handlers.states import State
+from models import Ticket, TicketFollower, TicketStatus
+from models.queries import ticket_for_message
+from models.tickets import OPEN_STATUSES
+from workflows import lifecycle
+from workflows.lifecycle import Action, Actor, Refused
+
+
+async def own_open_ticket(turn: Turn, ticket_id: int) -> Ticket | None:
+    ticket = await turn.session.get(Ticket, ticket_id, with_for_update=True)
+    if ticket is None or ticket.status not in OPEN_STATUSES:
+        return None
+    if not await lifecycle.is_reporter(turn.session, ticket, turn.citizen.id):
+        return None
+    return ticket
+
+
+async def waiting_question(turn: Turn) -> Ticket | None:
+    """The citizen's newest ticket that waits for their answer, if any."""
+    followed = select(TicketFollower.ticket_id).where(TicketFollower.citizen_id == turn.citizen.id)
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.status == TicketStatus.WAITING_CITIZEN,
+            (col(Ticket.citizen_id) == turn.citizen.id) | col(Ticket.id).in_(followed),
+        )
+        .order_by(col(Ticket.updated_at).desc())
+    )
+    return (await turn.session.exec(query)).first()
+
+
+async def replied_ticket(turn: Turn) -> Ticket | None:
+    """The ticket of the bot message the citizen replied to (Telegram's reply), if it is theirs."""
+    inbound = turn.inbound
+    if not inbound.reply_to_message_id:
+        return None
+    ticket_id = await ticket_for_message(
+        session=turn.session,
+        channel=inbound.channel.value,
+        chat_id=inbound.chat_id,
+        message_id=inbound.reply_to_message_id,
+    )
+    return await own_open_ticket(turn, ticket_id) if ticket_id is not None else None
+
+
+async def start(turn: Turn, value: str) -> None:
+    """The "Reply" button: the next message goes to the unit."""
+    ticket = await own_open_ticket(turn, int(value)) if value.isdigit() else None
+    if ticket is None:
+        turn.say("answer.closed")
+        await menu.show_menu(turn, brief=True)
+        return
+    turn.goto(State.ANSWER, answer_ticket=ticket.id)
+    turn.say(
+        "answer.ask",
+        reference=ticket.reference,
+        buttons=[[turn.menu_button("answer.cancel_button", "cancel")]],
+    )
+
+
+async def on_input(turn: Turn) -> None:
+    """Text or photo in the ANSWER state."""
+    ticket_id = turn.data.get("answer_ticket")
+    ticket = await own_open_ticket(turn, int(ticket_id)) if isinstance(ticket_id, int) else None
+    turn.conversation.data = {k: v for k, v in turn.data.items() if k != "answer_ticket"}
+    turn.goto(State.IDLE)
+    if ticket is None:
+        turn.say("answer.closed")
+        await menu.show_menu(turn, brief=True)
+        return
+    await deliver(turn, ticket)
+
+
+async def deliver(turn: Turn, ticket: Ticket) -> None:
+    """This message is for the unit: the answer to their question, or more information."""
+    inbound = turn.inbound
+    text = (inbound.text or "").strip()
+    media = inbound.media if inbound.kind == InboundKind.PHOTO else ()
+    if not text and not media:
+        turn.say("answer.empty", reference=ticket.reference)
+        return
+    desk = turn.desk
+    if ticket.status == TicketStatus.WAITING_CITIZEN and text:
+        assert turn.citizen.id is not None
+        try:
+            await ticket_actions.perform(
+                desk, ticket, Action.ANSWER, Actor.citizen(turn.citizen.id), note=text
+            )
+        except Refused:
+            await ticket_actions.citizen_message(desk, ticket, turn.citizen, text, media)
+        else:
+            if media:
+                await ticket_actions.citizen_message(desk, ticket, turn.citizen, "", media)
+    else:
+        await ticket_actions.citizen_message(desk, ticket, turn.citizen, text, media)
+    unit = (
+        turn.deps.city.units[ticket.unit].name.get(turn.lang)
+        if ticket.unit in turn.deps.city.units
+        else ticket.unit
+    )
+    turn.say("answer.sent", reference=ticket.reference, unit=unit)

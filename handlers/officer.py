@@ -1,0 +1,404 @@
+"""Staff in private chat: the note, unit or proof photo an action needs, their queues, admin commands.
+
+A card button that needs more than a press (ask, transfer, resolve, reject) continues here, in the
+officer's private chat with the bot: it asks for the question, the reason, the resolution note and
+photo, then acts. Commands: /join CODE (anyone with an invite), /tugas (my tickets), /antrian
+(my unit's queue); admins also /undang UNIT [supervisor], /unit, /jeda UNIT [reason], /lanjut UNIT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from handlers import ticket_actions
+from handlers.context import Desk, Turn
+from handlers.format import city_time
+from handlers.i18n import Safe, Translator
+from handlers.messages import Button, InboundKind, MediaRef, OutText
+from handlers.states import State
+from models import Conversation, Role, Staff, Ticket
+from models.queries import conversation_for_update
+from workflows import lifecycle
+from workflows import staff as staff_rules
+from workflows.city_config import parse_duration
+from workflows.lifecycle import Action, Actor, Refused
+
+NOTE_ACTIONS = (Action.ASK, Action.RESOLVE, Action.REJECT, Action.TRANSFER)
+
+COMMANDS = {
+    "join": "join",
+    "gabung": "join",
+    "tugas": "mine",
+    "mytickets": "mine",
+    "antrian": "queue",
+    "queue": "queue",
+    "undang": "invite",
+    "invite": "invite",
+    "unit": "units",
+    "units": "units",
+    "jeda": "pause",
+    "pause": "pause",
+    "lanjut": "resume",
+    "resume": "resume",
+}
+
+
+def refusal(texts: Translator, lang: str, refused: Refused) -> str:
+    params: dict[str, Any] = dict(refused.params)
+    if "status" in params:
+        params["status"] = texts(f"ticket_status.{params['status']}", lang)
+    return texts(refused.reason, lang, **params)
+
+
+async def start_action(
+    desk: Desk, ticket: Ticket, action: Action, staff: Staff | None, *, reply: Callable[..., None]
+) -> None:
+    """A card button was pressed: act at once (accept) or continue in the presser's private chat."""
+    lang = desk.deps.staff_language
+    if staff is None:
+        reply("refused.not_staff")
+        return
+    actor = Actor.of_staff(staff)
+    try:
+        lifecycle.check(ticket, action, actor, note="(asked next)")
+        if action == Action.ACCEPT:
+            await ticket_actions.perform(desk, ticket, action, actor)
+            return
+    except Refused as refused:
+        reply("refused.wrapper", reason=Safe(refusal(desk.deps.texts, lang, refused)))
+        return
+    conversation = await _private_conversation(desk, staff)
+    conversation.step += 1
+    conversation.data = {**conversation.data, "officer": {"action": action.value, "ticket": ticket.id}}
+    if action == Action.TRANSFER:
+        conversation.state = State.OFFICER_UNIT.value
+        prompt = transfer_prompt(desk, ticket, conversation.step)
+    else:
+        conversation.state = State.OFFICER_NOTE.value
+        prompt = OutText(
+            text=desk.staff_text(f"officer.prompt.{action.value}", reference=ticket.reference),
+            buttons=((_cancel(desk, conversation.step),),),
+        )
+    desk.mail.send(staff.channel, staff.user_id, prompt, ticket_id=ticket.id, role="prompt")
+    reply("group.continue_private", name=staff.display_name or "")
+
+
+def _cancel(desk: Desk, step: int) -> Button:
+    return Button(
+        label=desk.deps.texts.plain("officer.cancel_button", desk.deps.staff_language),
+        payload=f"{step}|cancel",
+    )
+
+
+def transfer_prompt(desk: Desk, ticket: Ticket, step: int) -> OutText:
+    lang = desk.deps.staff_language
+    units = [key for key in desk.deps.city.units if key != ticket.unit]
+    buttons = [Button(label=desk.deps.city.units[key].short, payload=f"{step}|unit:{key}") for key in units]
+    rows = (*tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)), (_cancel(desk, step),))
+    return OutText(
+        text=desk.deps.texts("officer.prompt.transfer", lang, reference=ticket.reference), buttons=rows
+    )
+
+
+async def _private_conversation(desk: Desk, staff: Staff) -> Conversation:
+    conversation = await conversation_for_update(
+        session=desk.session, channel=staff.channel, chat_id=staff.user_id
+    )
+    if conversation is None:
+        conversation = Conversation(
+            channel=staff.channel, chat_id=staff.user_id, data={}, updated_at=desk.now
+        )
+        desk.session.add(conversation)
+    return conversation
+
+
+# --- the officer's private chat ---------------------------------------------------------------
+
+
+def _pending(turn: Turn) -> tuple[Action, int] | None:
+    pending = turn.data.get("officer") or {}
+    try:
+        return Action(pending["action"]), int(pending["ticket"])
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _finish(turn: Turn) -> None:
+    turn.conversation.data = {k: v for k, v in turn.data.items() if k not in ("officer",)}
+    turn.goto(State.IDLE)
+
+
+async def on_pending(turn: Turn) -> None:
+    """Input while an action waits for its note, unit or proof photo."""
+    pending = _pending(turn)
+    staff = turn.staff
+    if pending is None or staff is None:
+        _finish(turn)
+        return
+    action, ticket_id = pending
+    ticket = await turn.session.get(Ticket, ticket_id, with_for_update=True)
+    if ticket is None:
+        _finish(turn)
+        return
+    inbound = turn.inbound
+    if inbound.kind == InboundKind.BUTTON:
+        scope, _, choice = (inbound.payload or "").partition("|")
+        if scope != str(turn.conversation.step):
+            turn.say("errors.stale_button")
+            await reprompt(turn)
+            return
+        if choice == "cancel":
+            _finish(turn)
+            turn.say("officer.cancelled", reference=ticket.reference)
+        elif choice.startswith("unit:") and turn.state == State.OFFICER_UNIT:
+            turn.set_data(officer={**turn.data["officer"], "unit": choice.removeprefix("unit:")})
+            turn.goto(State.OFFICER_NOTE)
+            turn.say(
+                "officer.prompt.transfer_reason", reference=ticket.reference, buttons=[[_step_cancel(turn)]]
+            )
+        elif choice == "skip" and turn.state == State.OFFICER_PROOF:
+            await _act(turn, ticket, action, turn.data["officer"].get("note"), ())
+        else:
+            await reprompt(turn)
+        return
+    text = (inbound.text or "").strip()
+    if inbound.kind == InboundKind.COMMAND and inbound.command in ("batal", "cancel"):
+        _finish(turn)
+        turn.say("officer.cancelled", reference=ticket.reference)
+        return
+    if turn.state == State.OFFICER_NOTE and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and text:
+        photos = inbound.media if inbound.kind == InboundKind.PHOTO else ()
+        if action == Action.RESOLVE and not photos:
+            turn.set_data(officer={**turn.data["officer"], "note": text})
+            turn.goto(State.OFFICER_PROOF)
+            await reprompt(turn)
+            return
+        await _act(turn, ticket, action, text, photos)
+    elif turn.state == State.OFFICER_PROOF and inbound.kind == InboundKind.PHOTO and inbound.media:
+        await _act(turn, ticket, action, turn.data["officer"].get("note") or text, inbound.media)
+    else:
+        await reprompt(turn)
+
+
+def _step_cancel(turn: Turn) -> Button:
+    return turn.button("officer.cancel_button", "cancel")
+
+
+async def reprompt(turn: Turn) -> None:
+    pending = _pending(turn)
+    if pending is None:
+        return
+    action, ticket_id = pending
+    ticket = await turn.session.get(Ticket, ticket_id)
+    reference = ticket.reference if ticket else "?"
+    if turn.state == State.OFFICER_UNIT and ticket is not None:
+        turn.send(transfer_prompt(turn.desk, ticket, turn.conversation.step))
+    elif turn.state == State.OFFICER_PROOF:
+        required = ticket is not None and turn.deps.city.category(ticket.category).proof_photo
+        buttons = (
+            [[_step_cancel(turn)]]
+            if required
+            else [[turn.button("officer.skip_photo", "skip"), _step_cancel(turn)]]
+        )
+        key = "officer.prompt.proof_required" if required else "officer.prompt.proof_optional"
+        turn.say(key, reference=reference, buttons=buttons)
+    else:
+        name = "transfer_reason" if action == Action.TRANSFER else action.value
+        turn.say(f"officer.prompt.{name}", reference=reference, buttons=[[_step_cancel(turn)]])
+
+
+async def _act(
+    turn: Turn, ticket: Ticket, action: Action, note: str | None, proof: tuple[MediaRef, ...]
+) -> None:
+    assert turn.staff is not None
+    to_unit = turn.data["officer"].get("unit")
+    try:
+        await ticket_actions.perform(
+            turn.desk, ticket, action, Actor.of_staff(turn.staff), note=note, to_unit=to_unit, proof=proof
+        )
+    except Refused as refused:
+        if refused.reason == "refused.proof_required":
+            turn.set_data(officer={**turn.data["officer"], "note": note})
+            turn.goto(State.OFFICER_PROOF)
+            await reprompt(turn)
+            return
+        _finish(turn)
+        turn.say("refused.wrapper", reason=Safe(refusal(turn.deps.texts, turn.lang, refused)))
+        return
+    _finish(turn)
+    turn.say(f"officer.done.{action.value}", reference=ticket.reference)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+async def on_command(turn: Turn, action: str, args: str) -> bool:
+    """Staff and admin commands; False if this is not one (or not for this person)."""
+    staff = turn.staff
+    if action == "join":
+        await join(turn, args)
+        return True
+    if staff is None:
+        return False
+    if action == "mine":
+        turn.send(OutText(text=await queue_text(turn.desk, unit=None, holder=staff.id, lang=turn.lang)))
+        return True
+    if action == "queue":
+        if staff.unit is None:
+            turn.say("officer.queue_admin")
+            return True
+        turn.send(OutText(text=await queue_text(turn.desk, unit=staff.unit, lang=turn.lang)))
+        return True
+    if staff.role != Role.ADMIN:
+        turn.say("officer.admin_only")
+        return True
+    if action == "invite":
+        await invite(turn, args)
+    elif action == "units":
+        await units(turn)
+    elif action in ("pause", "resume"):
+        await pause(turn, args, paused=action == "pause")
+    return True
+
+
+async def join(turn: Turn, code: str) -> None:
+    if not code.strip():
+        turn.say("officer.join_usage")
+        return
+    inbound = turn.inbound
+    staff = await staff_rules.redeem_invite(
+        session=turn.session,
+        code=code,
+        channel=inbound.channel.value,
+        user_id=inbound.user_id,
+        display_name=inbound.display_name,
+        now=turn.desk.now,
+    )
+    if staff is None:
+        turn.say("officer.join_failed")
+        return
+    turn.staff = staff
+    unit = staff_rules.unit_name(turn.deps.city, staff.unit or "", turn.lang)
+    turn.say("officer.joined", unit=unit, role=turn.t(f"role.{staff.role}"))
+
+
+async def invite(turn: Turn, args: str) -> None:
+    parts = args.lower().split()
+    city = turn.deps.city
+    if not parts or parts[0] not in city.units:
+        turn.say("officer.invite_usage", units=", ".join(city.units))
+        return
+    role = (
+        Role.SUPERVISOR if len(parts) > 1 and parts[1] in ("supervisor", "kepala", "head") else Role.OFFICER
+    )
+    assert turn.staff is not None
+    code = await staff_rules.create_invite(
+        session=turn.session,
+        unit=parts[0],
+        role=role,
+        created_by=str(turn.staff.id),
+        now=turn.desk.now,
+        valid=parse_duration(city.officers.invite_valid),
+    )
+    turn.say(
+        "officer.invite_code",
+        code=code,
+        unit=city.units[parts[0]].name.get(turn.lang),
+        role=turn.t(f"role.{role}"),
+        valid=city.officers.invite_valid,
+    )
+
+
+async def units(turn: Turn) -> None:
+    lines = []
+    paused = await staff_rules.paused_units(session=turn.session)
+    for key, unit in turn.deps.city.units.items():
+        group = await staff_rules.group_of(session=turn.session, unit=key)
+        lines.append(
+            turn.t(
+                "officer.unit_line",
+                unit_key=key,
+                name=unit.short,
+                group=group.chat_title or group.chat_id if group else turn.t("officer.no_group"),
+                paused=Safe(turn.t("officer.paused_mark") if key in paused else ""),
+                open=await ticket_actions.count_open(turn.desk, key),
+            )
+        )
+    turn.say("officer.units", lines=Safe("\n".join(lines)))
+
+
+async def pause(turn: Turn, args: str, *, paused: bool) -> None:
+    unit, _, reason = args.strip().partition(" ")
+    city = turn.deps.city
+    if unit.lower() not in city.units:
+        turn.say("officer.pause_usage", units=", ".join(city.units))
+        return
+    assert turn.staff is not None
+    await staff_rules.set_paused(
+        session=turn.session,
+        unit=unit.lower(),
+        paused=paused,
+        by=str(turn.staff.id),
+        now=turn.desk.now,
+        reason=reason,
+    )
+    fallback = city.units[unit.lower()].fallback or city.triage_unit
+    key = "officer.paused" if paused else "officer.resumed"
+    turn.say(
+        key,
+        unit=city.units[unit.lower()].name.get(turn.lang),
+        fallback=city.units[fallback].name.get(turn.lang),
+    )
+
+
+async def approve_link(turn: Turn, value: str) -> None:
+    """An admin pressed "approve" under a group's /link request."""
+    unit, _, chat_id = value.partition(":")
+    staff = turn.staff
+    if staff is None or staff.role != Role.ADMIN or unit not in turn.deps.city.units or not chat_id:
+        turn.say("errors.stale_button")
+        return
+    await staff_rules.link_group(
+        session=turn.session,
+        unit=unit,
+        channel=turn.inbound.channel.value,
+        chat_id=chat_id,
+        title=None,
+        by=str(staff.id),
+        now=turn.desk.now,
+    )
+    name = turn.deps.city.units[unit].name.get(turn.deps.staff_language)
+    turn.mail.send(
+        turn.inbound.channel, chat_id, OutText(text=turn.desk.staff_text("group.linked", unit=name))
+    )
+    turn.say("admin.link_done", unit=name)
+
+
+async def queue_text(
+    desk: Desk, *, unit: str | None, holder: int | None = None, lang: str | None = None
+) -> str:
+    """Open tickets, nearest deadline first, with the time left."""
+    from handlers.cards import deadline_line
+
+    lang = lang or desk.deps.staff_language
+    tickets = await staff_rules.unit_queue(session=desk.session, unit=unit, holder=holder)
+    if not tickets:
+        return desk.deps.texts("officer.queue_empty", lang)
+    lines = []
+    for ticket in tickets:
+        category = desk.deps.city.category(ticket.category)
+        lines.append(
+            desk.deps.texts(
+                "officer.queue_line",
+                lang,
+                reference=ticket.reference,
+                emoji=category.emoji,
+                status=desk.deps.texts(f"ticket_status.{ticket.status}", lang),
+                deadline=Safe(deadline_line(desk, ticket) or "—"),
+            )
+        )
+    return desk.deps.texts("officer.queue", lang, lines=Safe("\n".join(lines)), count=len(tickets))
+
+
+__all__ = ["city_time"]

@@ -1,0 +1,341 @@
+"""Ticket work and the messages it causes, in the caller's transaction.
+
+Every change goes through workflows.lifecycle.apply (rules, event, clocks); this module tells
+whom it concerns: the citizens following the ticket (each in their language), the unit's group
+(the card, edited in place), the officer who holds a confidential ticket (privately).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from handlers import cards
+from handlers.context import MENU, Desk
+from handlers.messages import Button, Channel, Location, MediaRef, OutEdit, OutLocation, OutMedia, OutText
+from models import Attachment, Citizen, Identity, Role, Staff, Ticket, TicketEvent
+from models.queries import latest_link
+from workflows import duplicates, lifecycle
+from workflows import staff as staff_rules
+from workflows.lifecycle import Action, Actor, Change
+
+CARD = "card"
+
+
+async def _photos(desk: Desk, ticket: Ticket, added_by: str | None = None) -> list[Attachment]:
+    query = select(Attachment).where(Attachment.ticket_id == ticket.id, Attachment.kind == "photo")
+    if added_by is not None:
+        query = query.where(Attachment.added_by == added_by)
+    return list(await desk.session.exec(query))
+
+
+async def card_chats(desk: Desk, ticket: Ticket) -> list[tuple[str, str]]:
+    """Where the ticket's card lives: its unit's group; the admins privately while there is none."""
+    group = await staff_rules.group_of(session=desk.session, unit=ticket.unit)
+    if group is not None and group.chat_id:
+        return [(group.channel, group.chat_id)]
+    return [(a.channel, a.user_id) for a in await staff_rules.admins(session=desk.session)]
+
+
+async def show_card(desk: Desk, ticket: Ticket, *, fresh: bool = False) -> None:
+    """Post the card (fresh: with the location and photos) or edit it in place."""
+    assert ticket.id is not None
+    reporter = await desk.session.get(Citizen, ticket.citizen_id)
+    holder = await desk.session.get(Staff, ticket.holder_staff_id) if ticket.holder_staff_id else None
+    photos = await _photos(desk, ticket, added_by="citizen")
+    card = cards.card(desk, ticket, reporter=reporter, holder=holder, photos=len(photos))
+    for channel, chat_id in await card_chats(desk, ticket):
+        if not fresh:
+            edit = OutEdit(text=card.text, buttons=card.buttons)
+            desk.mail.send(channel, chat_id, edit, ticket_id=ticket.id, role=CARD)
+            continue
+        desk.mail.send(channel, chat_id, card, ticket_id=ticket.id, role=CARD)
+        if ticket.identity == Identity.CONFIDENTIAL:
+            continue  # details only to the officer who accepts it, privately
+        await _send_place_and_photos(desk, ticket, channel, chat_id, photos)
+
+
+async def _send_place_and_photos(
+    desk: Desk, ticket: Ticket, channel: str, chat_id: str, photos: Sequence[Attachment]
+) -> None:
+    if ticket.latitude is not None and ticket.longitude is not None:
+        place = OutLocation(location=Location(latitude=ticket.latitude, longitude=ticket.longitude))
+        desk.mail.send(channel, chat_id, place, ticket_id=ticket.id, role="location")
+    for photo in photos:
+        if photo.channel != channel:
+            continue  # a WhatsApp media id means nothing to Telegram (forwarding files comes later)
+        media = OutMedia(media=MediaRef(kind="photo", file_id=photo.file_id), caption=ticket.reference)
+        desk.mail.send(channel, chat_id, media, ticket_id=ticket.id, role="photo")
+
+
+async def new_ticket(desk: Desk, ticket: Ticket) -> None:
+    """A ticket was filed: its card goes to the unit."""
+    await show_card(desk, ticket, fresh=True)
+
+
+async def tell_citizens(
+    desk: Desk,
+    ticket: Ticket,
+    key: str,
+    *,
+    buttons: Sequence[Sequence[Button]] = (),
+    media: Sequence[MediaRef] = (),
+    role: str = "notice",
+    **params: Any,
+) -> None:
+    """A notice to the reporter and everyone who joined, each in their language."""
+    for citizen in await duplicates.followers(session=desk.session, ticket=ticket):
+        lang = citizen.language
+        unit = staff_rules.unit_name(desk.deps.city, ticket.unit, lang)
+        text = desk.deps.texts(key, lang, reference=ticket.reference, unit=unit, **params)
+        rows = tuple(
+            tuple(Button(label=desk.deps.texts.plain(b.label, lang), payload=b.payload) for b in row)
+            for row in buttons
+        )
+        desk.mail.send(
+            citizen.channel, citizen.chat_id, OutText(text=text, buttons=rows), ticket_id=ticket.id, role=role
+        )
+        for item in media:
+            desk.mail.send(
+                citizen.channel, citizen.chat_id, OutMedia(media=item), ticket_id=ticket.id, role=role
+            )
+
+
+def answer_button(ticket: Ticket) -> Button:
+    """'Reply' under a question or a relayed message (label key, translated per citizen)."""
+    return Button(label="answer.button", payload=f"{MENU}|ans:{ticket.id}")
+
+
+async def perform(
+    desk: Desk,
+    ticket: Ticket,
+    action: Action,
+    actor: Actor,
+    *,
+    note: str | None = None,
+    to_unit: str | None = None,
+    proof: Sequence[MediaRef] = (),
+) -> Change:
+    """Apply an action and queue what it causes; raise lifecycle.Refused, changing nothing, if not allowed."""
+    city = desk.deps.city
+    if action == Action.RESOLVE and city.category(ticket.category).proof_photo and not proof:
+        lifecycle.check(ticket, action, actor, note)  # a refusal for another reason comes first
+        raise lifecycle.Refused("refused.proof_required")
+    if action == Action.TRANSFER and to_unit is not None:
+        paused = await staff_rules.paused_units(session=desk.session)
+        if to_unit in paused:
+            raise lifecycle.Refused("refused.unit_paused", unit=to_unit)
+    change = await lifecycle.apply(
+        session=desk.session,
+        ticket=ticket,
+        action=action,
+        actor=actor,
+        city=city,
+        calendars=desk.deps.calendars,
+        now=desk.now,
+        note=note,
+        to_unit=to_unit,
+        details={"proof_photos": len(proof)} if proof else None,
+    )
+    for item in proof:
+        desk.session.add(
+            Attachment(
+                ticket_id=ticket.id or 0,
+                kind="photo",
+                channel=actor_channel(actor),
+                file_id=item.file_id,
+                unique_id=item.unique_id,
+                added_by="officer",
+                created_at=desk.now,
+            )
+        )
+    await _announce(desk, ticket, change, actor, note=note, proof=proof)
+    return change
+
+
+def actor_channel(actor: Actor) -> str:
+    return Channel.TELEGRAM.value  # officers act from Telegram
+
+
+async def _announce(
+    desk: Desk, ticket: Ticket, change: Change, actor: Actor, *, note: str | None, proof: Sequence[MediaRef]
+) -> None:
+    action = change.action
+    if action == Action.TRANSFER:
+        await _card_in_old_group(desk, ticket, change)
+        await show_card(desk, ticket, fresh=True)
+        await tell_citizens(desk, ticket, "notice.transferred", reason=note or "")
+        return
+    await show_card(desk, ticket)
+    if action == Action.ACCEPT:
+        await tell_citizens(desk, ticket, "notice.accepted")
+        if ticket.identity == Identity.CONFIDENTIAL and actor.id is not None:
+            await send_details(desk, ticket, actor.id)
+    elif action == Action.ASK:
+        await tell_citizens(
+            desk,
+            ticket,
+            "notice.question",
+            question=note or "",
+            buttons=[[answer_button(ticket)]],
+            role="question",
+        )
+    elif action == Action.ANSWER:
+        await to_unit_thread(desk, ticket, "thread.citizen_answer", text=note or "")
+    elif action == Action.RESOLVE:
+        await tell_citizens(desk, ticket, "notice.resolved", note=note or "", media=proof)
+    elif action == Action.REJECT:
+        await tell_citizens(desk, ticket, "notice.rejected", reason=note or "")
+    elif action == Action.REOPEN:
+        await to_unit_thread(desk, ticket, "thread.reopened", text=note or "—")
+
+
+async def _card_in_old_group(desk: Desk, ticket: Ticket, change: Change) -> None:
+    """The old unit's card stays, without buttons, saying where the ticket went."""
+    group = await staff_rules.group_of(session=desk.session, unit=change.from_unit)
+    if group is None or group.chat_id is None:
+        return
+    unit = staff_rules.unit_name(desk.deps.city, ticket.unit, desk.deps.staff_language)
+    text = desk.staff_text(
+        "card.transferred_away", reference=ticket.reference, unit=unit, reason=change.event.note or ""
+    )
+    desk.mail.send(group.channel, group.chat_id, OutEdit(text=text), ticket_id=ticket.id, role=CARD)
+
+
+async def send_details(desk: Desk, ticket: Ticket, staff_id: int) -> None:
+    """A confidential ticket in full, to one officer in private chat."""
+    officer = await desk.session.get(Staff, staff_id)
+    if officer is None:
+        return
+    reporter = await desk.session.get(Citizen, ticket.citizen_id)
+    photos = await _photos(desk, ticket, added_by="citizen")
+    text = cards.details_text(desk, ticket, reporter=reporter, photos=len(photos))
+    desk.mail.send(officer.channel, officer.user_id, OutText(text=text), ticket_id=ticket.id, role="details")
+    await _send_place_and_photos(desk, ticket, officer.channel, officer.user_id, photos)
+
+
+async def to_unit_thread(
+    desk: Desk, ticket: Ticket, key: str, *, media: Sequence[MediaRef] = (), **params: Any
+) -> None:
+    """Something from the citizen for the unit: a reply to the card in the group, or, for a
+    confidential ticket, privately to the officer who holds it (the group while nobody does)."""
+    assert ticket.id is not None
+    text = desk.staff_text(key, reference=ticket.reference, **params)
+    targets: list[tuple[str, str]]
+    if ticket.identity == Identity.CONFIDENTIAL and ticket.holder_staff_id:
+        holder = await desk.session.get(Staff, ticket.holder_staff_id)
+        targets = [(holder.channel, holder.user_id)] if holder else []
+        text = desk.staff_text(key, reference=ticket.reference, **params)
+    else:
+        targets = await card_chats(desk, ticket)
+        if ticket.identity == Identity.CONFIDENTIAL:
+            text = desk.staff_text("thread.confidential_waiting", reference=ticket.reference)
+            media = ()
+    for channel, chat_id in targets:
+        card_id = await latest_link(session=desk.session, ticket_id=ticket.id, role=CARD, chat_id=chat_id)
+        desk.mail.send(
+            channel, chat_id, OutText(text=text, reply_to=card_id), ticket_id=ticket.id, role="thread"
+        )
+        for item in media:
+            desk.mail.send(
+                channel,
+                chat_id,
+                OutMedia(media=item, caption=ticket.reference),
+                ticket_id=ticket.id,
+                role="thread",
+            )
+
+
+async def relay_to_citizens(
+    desk: Desk, ticket: Ticket, officer: Staff, text: str, media: Sequence[MediaRef] = ()
+) -> None:
+    """An officer's message (a reply to the card) reaches the citizens, signed with the unit."""
+    city = desk.deps.city
+    desk.session.add(
+        TicketEvent(
+            ticket_id=ticket.id or 0,
+            at=desk.now,
+            actor_kind=officer.role,
+            actor_id=str(officer.id),
+            action="officer_message",
+            note=text,
+            details={"photos": len(media)},
+        )
+    )
+    signature_name = officer.display_name if city.officers.sign_with_name and officer.display_name else None
+    for citizen in await duplicates.followers(session=desk.session, ticket=ticket):
+        lang = citizen.language
+        unit = staff_rules.unit_name(city, ticket.unit, lang)
+        sign = (
+            desk.deps.texts("relay.signed_name", lang, name=signature_name, unit=unit)
+            if signature_name
+            else unit
+        )
+        body = desk.deps.texts("relay.from_unit", lang, reference=ticket.reference, signature=sign, text=text)
+        button = Button(label=desk.deps.texts.plain("answer.button", lang), payload=f"{MENU}|ans:{ticket.id}")
+        for item in media:
+            desk.mail.send(
+                citizen.channel, citizen.chat_id, OutMedia(media=item), ticket_id=ticket.id, role="relay"
+            )
+        desk.mail.send(
+            citizen.channel,
+            citizen.chat_id,
+            OutText(text=body, buttons=((button,),)),
+            ticket_id=ticket.id,
+            role="relay",
+        )
+
+
+async def citizen_message(
+    desk: Desk, ticket: Ticket, citizen: Citizen, text: str, media: Sequence[MediaRef] = ()
+) -> None:
+    """A citizen adds to their ticket outside a question: recorded, and passed to the unit."""
+    assert ticket.id is not None and citizen.id is not None
+    desk.session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=desk.now,
+            actor_kind="citizen",
+            actor_id=str(citizen.id),
+            action="citizen_message",
+            note=text or None,
+            details={"photos": len(media)},
+        )
+    )
+    for item in media:
+        desk.session.add(
+            Attachment(
+                ticket_id=ticket.id,
+                kind="photo",
+                channel=citizen.channel,
+                file_id=item.file_id,
+                unique_id=item.unique_id,
+                created_at=desk.now,
+            )
+        )
+    await to_unit_thread(desk, ticket, "thread.citizen_message", text=text or "📷", media=media)
+
+
+async def count_open(desk: Desk, unit: str) -> int:
+    from models.tickets import OPEN_STATUSES
+
+    query = (
+        select(func.count())
+        .select_from(Ticket)
+        .where(
+            Ticket.unit == unit,
+            Ticket.status.in_([s.value for s in OPEN_STATUSES]),  # type: ignore[attr-defined]
+        )
+    )
+    return int((await desk.session.exec(query)).one())
+
+
+def staff_actor(staff: Staff) -> Actor:
+    return Actor.of_staff(staff)
+
+
+def is_admin(staff: Staff | None) -> bool:
+    return staff is not None and staff.role == Role.ADMIN

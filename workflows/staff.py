@@ -1,0 +1,229 @@
+"""Staff and units at run time: who is an officer where, invite codes, group bindings, pauses."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import InviteCode, OutboxMessage, OutboxStatus, Role, Staff, Ticket, UnitState
+from models.tickets import OPEN_STATUSES
+from workflows.city_config import CityConfig
+
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: read aloud or typed on a phone
+CODE_LENGTH = 8
+
+
+async def staff_by_user(*, session: AsyncSession, channel: str, user_id: str) -> Staff | None:
+    query = select(Staff).where(Staff.channel == channel, Staff.user_id == user_id, col(Staff.active))
+    return (await session.exec(query)).first()
+
+
+async def add_staff(
+    *,
+    session: AsyncSession,
+    channel: str,
+    user_id: str,
+    role: Role,
+    unit: str | None,
+    now: datetime,
+    added_by: str | None = None,
+    display_name: str | None = None,
+) -> Staff:
+    """Make someone staff of a unit (or admin), or change their role/unit if they already are."""
+    query = select(Staff).where(Staff.channel == channel, Staff.user_id == user_id)
+    staff = (await session.exec(query)).first()
+    if staff is None:
+        staff = Staff(channel=channel, user_id=user_id, created_at=now)
+        session.add(staff)
+    staff.role = role.value
+    staff.unit = None if role == Role.ADMIN else unit
+    staff.active = True
+    staff.added_by = added_by or staff.added_by
+    staff.display_name = display_name or staff.display_name
+    await session.flush()
+    return staff
+
+
+async def ensure_admins(
+    *, session: AsyncSession, channel: str, user_ids: Iterable[str], now: datetime
+) -> None:
+    """The admins named in the settings (CIVICBOT_ADMIN_IDS) exist as admins."""
+    for user_id in user_ids:
+        existing = await staff_by_user(session=session, channel=channel, user_id=user_id)
+        if existing is None or existing.role != Role.ADMIN:
+            await add_staff(
+                session=session,
+                channel=channel,
+                user_id=user_id,
+                role=Role.ADMIN,
+                unit=None,
+                now=now,
+                added_by="settings",
+            )
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().replace("-", "").encode()).hexdigest()
+
+
+async def create_invite(
+    *, session: AsyncSession, unit: str, role: Role, created_by: str, now: datetime, valid: timedelta
+) -> str:
+    """A one-time code for joining the unit; only its hash is stored."""
+    code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    session.add(
+        InviteCode(
+            code_hash=_hash(code),
+            unit=unit,
+            role=role.value,
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + valid,
+        )
+    )
+    await session.flush()
+    return f"{code[:4]}-{code[4:]}"
+
+
+async def redeem_invite(
+    *, session: AsyncSession, code: str, channel: str, user_id: str, display_name: str | None, now: datetime
+) -> Staff | None:
+    """Join with a code: None if it is unknown, used or expired (the caller cannot tell which)."""
+    invite = await session.get(InviteCode, _hash(code), with_for_update=True)
+    if invite is None or invite.used_at is not None or _aware(invite.expires_at) <= now:
+        return None
+    invite.used_by = user_id
+    invite.used_at = now
+    return await add_staff(
+        session=session,
+        channel=channel,
+        user_id=user_id,
+        role=Role(invite.role),
+        unit=invite.unit,
+        now=now,
+        added_by=f"invite:{invite.created_by}",
+        display_name=display_name,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    from workflows.clock import as_utc
+
+    return as_utc(moment)
+
+
+async def unit_state(*, session: AsyncSession, unit: str) -> UnitState:
+    state = await session.get(UnitState, unit)
+    if state is None:
+        state = UnitState(unit=unit)
+        session.add(state)
+    return state
+
+
+async def link_group(
+    *, session: AsyncSession, unit: str, channel: str, chat_id: str, title: str | None, by: str, now: datetime
+) -> str | None:
+    """Bind a group chat to a unit (one group per unit, one unit per group).
+
+    Returns the unit the group served before, if it was bound to another one.
+    """
+    previous = (await session.exec(select(UnitState).where(UnitState.chat_id == chat_id))).all()
+    before = None
+    for other in previous:
+        if other.unit != unit:
+            before = other.unit
+            other.chat_id = None
+    state = await unit_state(session=session, unit=unit)
+    state.channel = channel
+    state.chat_id = chat_id
+    state.chat_title = (title or "")[:128] or None
+    state.linked_by = by
+    state.linked_at = now
+    await session.flush()
+    return before
+
+
+async def unit_of_group(*, session: AsyncSession, chat_id: str) -> str | None:
+    query = select(UnitState.unit).where(UnitState.chat_id == chat_id)
+    return (await session.exec(query)).first()
+
+
+async def group_of(*, session: AsyncSession, unit: str) -> UnitState | None:
+    state = await session.get(UnitState, unit)
+    return state if state is not None and state.chat_id else None
+
+
+async def follow_chat_migration(
+    *, session: AsyncSession, channel: str, old_chat_id: str, new_chat_id: str
+) -> bool:
+    """A group became a supergroup: its binding and its queued messages move to the new chat id.
+
+    Idempotent (both the service message and a failed send report the move). True if a unit's
+    binding moved.
+    """
+    states = (await session.exec(select(UnitState).where(UnitState.chat_id == old_chat_id))).all()
+    for state in states:
+        state.chat_id = new_chat_id
+    await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.chat_id) == old_chat_id,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+        )
+        .values(chat_id=new_chat_id)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(states)
+
+
+async def paused_units(*, session: AsyncSession) -> set[str]:
+    query = select(UnitState.unit).where(col(UnitState.paused))
+    return set((await session.exec(query)).all())
+
+
+async def set_paused(
+    *, session: AsyncSession, unit: str, paused: bool, by: str, now: datetime, reason: str | None = None
+) -> None:
+    state = await unit_state(session=session, unit=unit)
+    state.paused = paused
+    state.paused_by = by
+    state.paused_at = now if paused else None
+    state.paused_reason = (reason or "")[:200] or None if paused else None
+    await session.flush()
+
+
+async def staff_of_unit(*, session: AsyncSession, unit: str, roles: Iterable[Role]) -> list[Staff]:
+    query = select(Staff).where(
+        Staff.unit == unit, col(Staff.active), col(Staff.role).in_([r.value for r in roles])
+    )
+    return list(await session.exec(query))
+
+
+async def admins(*, session: AsyncSession) -> list[Staff]:
+    query = select(Staff).where(Staff.role == Role.ADMIN, col(Staff.active))
+    return list(await session.exec(query))
+
+
+async def unit_queue(
+    *, session: AsyncSession, unit: str | None, holder: int | None = None, limit: int = 20
+) -> list[Ticket]:
+    """Open tickets of a unit (or held by one officer), the nearest deadline first; paused ones last."""
+    query = select(Ticket).where(col(Ticket.status).in_([s.value for s in OPEN_STATUSES]))
+    if unit is not None:
+        query = query.where(Ticket.unit == unit)
+    if holder is not None:
+        query = query.where(Ticket.holder_staff_id == holder)
+    query = query.order_by(col(Ticket.due_at).is_(None), col(Ticket.due_at), col(Ticket.id)).limit(limit)
+    return list(await session.exec(query))
+
+
+def unit_name(city: CityConfig, unit: str, language: str) -> str:
+    known = city.units.get(unit)
+    return known.name.get(language) if known else unit
