@@ -16,6 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramRetryAfter,
     TelegramServerError,
 )
@@ -326,3 +327,149 @@ async def test_other_methods_through_aiogram(api: FakeTelegramAPI) -> None:
     finally:
         await bot.session.close()
     assert api.texts(USER) == ["satu", "lama", "baru"]
+
+
+async def test_group_builders_parse_as_aiogram_updates(api: FakeTelegramAPI) -> None:
+    group, basic, officer = -1005550001, -4005550002, 5151
+    assert api.add_group(group, "Dinas PU") == {"id": group, "type": "supergroup", "title": "Dinas PU"}
+    assert api.add_group(basic)["type"] == "group"  # basic groups: negative ids without -100
+    with pytest.raises(ValueError):
+        api.push_group_text(USER, officer, "bukan grup")
+
+    bot = make_bot(api)
+    try:
+        card = await bot.send_message(group, "Tiket baru")
+        updates = [
+            api.push_group_text(group, officer, "saya ambil", reply_to=card.message_id, first_name="Budi"),
+            api.push_group_text(group, officer, "/status@civicbot_test_bot ADU-1"),
+            api.push_group_photo(group, officer, caption="bukti", file_id="AgACgrup", reply_to=999),
+            api.push_group_callback(group, officer, "ambil", message_id=card.message_id),
+            api.push_bot_added(basic, officer),
+            api.push_member_left(basic, USER, by_user_id=officer),
+        ]
+        parsed = [Update.model_validate(u, context={"bot": bot}) for u in updates]
+        reply, command, photo = (p.message for p in parsed[:3])
+        assert reply and reply.chat.type == "supergroup" and reply.chat.title == "Dinas PU"
+        assert reply.reply_to_message and reply.reply_to_message.text == "Tiket baru"
+        assert reply.reply_to_message.from_user and reply.reply_to_message.from_user.is_bot
+        assert reply.from_user and reply.from_user.first_name == "Budi"
+        assert command and command.entities and command.entities[0].type == "bot_command"
+        assert command.entities[0].length == len("/status@civicbot_test_bot")
+        assert photo and photo.caption == "bukti" and photo.photo and photo.photo[-1].file_id == "AgACgrup"
+        assert photo.reply_to_message and photo.reply_to_message.message_id == 999  # unknown: minimal
+        query = parsed[3].callback_query
+        assert query and query.message and query.message.chat.id == group and query.from_user.id == officer
+        added = parsed[4].message
+        assert added and added.new_chat_members and added.new_chat_members[0].id == bot.id
+        assert added.from_user and added.from_user.id == officer and added.chat.type == "group"
+        left = parsed[5].message
+        assert left and left.left_chat_member and left.left_chat_member.id == USER
+
+        # a reply to a reply carries only one level, like Telegram
+        nested = api.push_group_text(group, officer, "lagi", reply_to=reply.message_id)
+        assert "reply_to_message" not in nested["message"]["reply_to_message"]
+
+        # adding the bot also sends my_chat_member first, which only bots asking for it receive
+        everything = await bot.get_updates(timeout=0)
+        [member_update] = [u for u in everything if u.my_chat_member]
+        assert (
+            member_update.my_chat_member and member_update.my_chat_member.new_chat_member.status == "member"
+        )
+        assert member_update.update_id == parsed[4].update_id - 1
+        wanted = await bot.get_updates(allowed_updates=["message", "callback_query"], timeout=0)
+        assert len(wanted) == len(everything) - 1 == len(updates) + 1
+        assert all(u.my_chat_member is None for u in wanted)
+    finally:
+        await bot.session.close()
+
+
+async def test_migrated_group_answers_like_telegram(api: FakeTelegramAPI) -> None:
+    old, new, officer = -4005550002, -1004005550002, 5151
+    api.add_group(old, "Kecamatan Utara")
+    bot = make_bot(api)
+    try:
+        card = await bot.send_message(old, "kartu")
+        pushed = api.migrate_chat(old, new, by_user_id=officer)
+        assert pushed is not None
+        to_update, from_update = (Update.model_validate(u, context={"bot": bot}).message for u in pushed)
+        assert to_update and to_update.chat.id == old and to_update.migrate_to_chat_id == new
+        assert from_update and from_update.chat.id == new and from_update.migrate_from_chat_id == old
+        assert from_update.chat.type == "supergroup" and from_update.chat.title == "Kecamatan Utara"
+        assert to_update.from_user and to_update.from_user.id == officer
+
+        with pytest.raises(TelegramMigrateToChat) as caught:
+            await bot.send_message(old, "halo")
+        assert caught.value.migrate_to_chat_id == new
+        with pytest.raises(TelegramMigrateToChat):
+            await bot.edit_message_text("baru", chat_id=old, message_id=card.message_id)
+        with pytest.raises(TelegramMigrateToChat):
+            await bot.send_chat_action(old, "typing")
+        sent = await bot.send_message(new, "halo")
+        assert sent.chat.type == "supergroup" and sent.message_id == 2  # after the service message
+    finally:
+        await bot.session.close()
+
+    async with aiohttp.ClientSession() as http:
+        url = f"{api.base_url}/bot{api.token}/sendMessage"
+        async with http.post(url, json={"chat_id": old, "text": "halo"}) as resp:
+            assert resp.status == 400
+            assert await resp.json() == {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": new},
+            }
+    assert api.migrate_chat(-4001, -1004001, push_updates=False) is None
+    assert api.migrated == {old: new, -4001: -1004001}
+
+
+async def test_edit_message_text_like_telegram(api: FakeTelegramAPI) -> None:
+    group = -1005550001
+    one = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Ambil", callback_data="take")]])
+    two = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text="Selesai", callback_data="done"),
+                InlineKeyboardButton(text="Tolak", callback_data="reject"),
+            ]
+        ]
+    )
+    bot = make_bot(api)
+    try:
+        card = await bot.send_message(group, "<b>ADU-1</b> baru", parse_mode="HTML", reply_markup=one)
+        assert api.current_text(group, card.message_id) == "ADU-1 baru"
+        assert api.buttons(group, card.message_id) == [[("Ambil", "take")]]
+
+        with pytest.raises(TelegramBadRequest, match="message to edit not found"):
+            await bot.edit_message_text("x", chat_id=group, message_id=999)
+        with pytest.raises(TelegramBadRequest) as caught:
+            await bot.edit_message_text(
+                "<b>ADU-1</b> baru",
+                chat_id=group,
+                message_id=card.message_id,
+                parse_mode="HTML",
+                reply_markup=one,
+            )
+        assert caught.value.message == (
+            "Bad Request: message is not modified: specified new message content and reply markup "
+            "are exactly the same as a current content and reply markup of the message"
+        )
+
+        # the same text with other buttons is a change; so is the same text without buttons
+        edited = await bot.edit_message_text(
+            "ADU-1 baru", chat_id=group, message_id=card.message_id, reply_markup=two
+        )
+        assert isinstance(edited, Message) and edited.edit_date
+        assert api.buttons(group, card.message_id) == [[("Selesai", "done"), ("Tolak", "reject")]]
+        await bot.edit_message_text("ADU-1 selesai", chat_id=group, message_id=card.message_id)
+        assert api.current_text(group, card.message_id) == "ADU-1 selesai"
+        assert api.buttons(group, card.message_id) == []
+
+        theirs = api.push_group_text(group, USER, "halo")["message"]["message_id"]
+        with pytest.raises(TelegramBadRequest, match="message can't be edited"):
+            await bot.edit_message_text("x", chat_id=group, message_id=theirs)
+    finally:
+        await bot.session.close()
+    edits = api.edits(group, card.message_id)
+    assert [c.text for c in edits] == ["ADU-1 baru", "ADU-1 selesai"]  # failed edits are not listed
+    assert api.current_text(group, 12345) is None and api.buttons(group, 12345) == []

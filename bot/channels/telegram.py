@@ -20,6 +20,7 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -28,6 +29,7 @@ from aiogram.exceptions import (
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteWebhook,
+    EditMessageText,
     GetMe,
     GetUpdates,
     SendDocument,
@@ -47,17 +49,20 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    ReplyParameters,
 )
 
 from bot.channels.base import DeliveryError
 from bot.text_split import split_html
 from handlers.messages import (
+    Button,
     Channel,
     Inbound,
     InboundKind,
     Location,
     MediaRef,
     Outbound,
+    OutEdit,
     OutLocation,
     OutMedia,
     OutText,
@@ -69,6 +74,14 @@ log = logging.getLogger(__name__)
 InboundSink = Callable[[Inbound], Awaitable[bool]]
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# editMessageText answers (400) that mean "that message is gone or not a text we may change".
+NOT_EDITABLE = (
+    "message to edit not found",
+    "message can't be edited",
+    "message_id_invalid",
+    "there is no text in the message to edit",
+)
+NOT_MODIFIED = "message is not modified"
 
 # aiogram builds `Response[ReturnType]` for every call; pydantic caches parametrised generics
 # weakly, so without a reference the garbage collector drops them and each call rebuilds the
@@ -78,6 +91,7 @@ _KEEP_RESPONSE_MODELS = [
     for method in (
         GetUpdates,
         SendMessage,
+        EditMessageText,
         SendPhoto,
         SendLocation,
         SendVoice,
@@ -109,17 +123,18 @@ class TelegramAdapter:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        self.bot_id = bot.id  # from the token, no network call: tells "the bot was added" apart
         self._answers: set[asyncio.Task[Any]] = set()
 
     # --- inbound ---------------------------------------------------------------------------
 
     def router(self, sink: InboundSink) -> Router:
-        """A router that hands every private message and button press to sink."""
+        """A router that hands every message (private or group) and button press to sink."""
         router = Router(name="telegram-adapter")
 
         @router.message()
         async def on_message(message: Message) -> None:
-            inbound = message_to_inbound(message)
+            inbound = message_to_inbound(message, bot_id=self.bot_id)
             if inbound is not None:
                 await sink(inbound)
 
@@ -127,7 +142,7 @@ class TelegramAdapter:
         async def on_edited(message: Message) -> None:
             if message.text is None and message.caption is None:
                 return  # a live location moving, or media replaced: nothing the citizen typed
-            inbound = message_to_inbound(message, edited=True)
+            inbound = message_to_inbound(message, edited=True, bot_id=self.bot_id)
             if inbound is not None:
                 await sink(inbound)
 
@@ -171,6 +186,8 @@ class TelegramAdapter:
         """Send one action; platform errors become DeliveryError with retry advice."""
         try:
             return await self._send(int(chat_id), action)
+        except TelegramMigrateToChat as error:  # before TelegramAPIError: the group became a supergroup
+            raise DeliveryError(str(error), migrate_to_chat_id=str(error.migrate_to_chat_id)) from error
         except TelegramRetryAfter as error:
             raise DeliveryError(str(error), retry_after=float(error.retry_after)) from error
         except (TelegramServerError, TelegramNetworkError) as error:
@@ -183,6 +200,8 @@ class TelegramAdapter:
     async def _send(self, chat_id: int, action: Outbound) -> str | None:
         if isinstance(action, OutText):
             return await self._send_text(chat_id, action)
+        if isinstance(action, OutEdit):
+            return await self._edit_text(chat_id, action)
         if isinstance(action, OutMedia):
             return await self._send_media(chat_id, action)
         if isinstance(action, OutLocation):
@@ -192,12 +211,39 @@ class TelegramAdapter:
 
     async def _send_text(self, chat_id: int, action: OutText) -> str:
         parts = split_html(action.text, TEXT_LIMIT)
+        reply_to = _platform_id(action.reply_to)
         sent_id = ""
         for index, part in enumerate(parts):
             markup = reply_markup(action) if index == len(parts) - 1 else None
-            sent = await self.bot.send_message(chat_id, part, reply_markup=markup)
+            reply = (
+                ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+                if index == 0 and reply_to is not None
+                else None
+            )
+            sent = await self.bot.send_message(chat_id, part, reply_markup=markup, reply_parameters=reply)
             sent_id = str(sent.message_id)
         return sent_id
+
+    async def _edit_text(self, chat_id: int, action: OutEdit) -> str:
+        """Edit the message in place; send it anew when there is none to edit (one message either way)."""
+        text = split_html(action.text, TEXT_LIMIT)[0]
+        markup = inline_keyboard(action.buttons)
+        message_id = _platform_id(action.message_id)
+        if message_id is not None:
+            try:
+                await self.bot.edit_message_text(
+                    chat_id=chat_id, message_id=message_id, text=text, reply_markup=markup
+                )
+                return str(message_id)
+            except TelegramBadRequest as error:
+                reason = error.message.lower()
+                if NOT_MODIFIED in reason:
+                    return str(message_id)
+                if not any(gone in reason for gone in NOT_EDITABLE):
+                    raise
+                log.info("message %s in chat %s not editable (%s): sending anew", message_id, chat_id, reason)
+        sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
+        return str(sent.message_id)
 
     async def _send_media(self, chat_id: int, action: OutMedia) -> str:
         caption = split_html(action.caption, CAPTION_LIMIT)[0] if action.caption else None
@@ -219,33 +265,67 @@ def reply_markup(action: OutText) -> Any:
             rows.append([KeyboardButton(text=action.skip_label)])
         return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=True)
     if action.buttons:
-        return InlineKeyboardMarkup(
-            inline_keyboard=[
-                [InlineKeyboardButton(text=b.label, callback_data=b.payload) for b in row]
-                for row in action.buttons
-            ]
-        )
+        return inline_keyboard(action.buttons)
     if action.remove_keyboard:
         return ReplyKeyboardRemove()
     return None
 
 
-def message_to_inbound(message: Message, *, edited: bool = False) -> Inbound | None:
-    """A Telegram message as an Inbound event; None for service messages we do not act on."""
-    user = message.from_user
-    if user is None or user.is_bot:
+def inline_keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
+    """Choice buttons as an inline keyboard (None without any)."""
+    if not buttons:
         return None
-    chat_id = str(message.chat.id)
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=b.label, callback_data=b.payload) for b in row] for row in buttons
+        ]
+    )
+
+
+def _platform_id(message_id: str | None) -> int | None:
+    """A Telegram message id from its stored form (None if absent or not one of ours)."""
+    if message_id is None or not message_id.strip().isdigit():
+        return None
+    return int(message_id)
+
+
+def message_to_inbound(
+    message: Message, *, edited: bool = False, bot_id: int | None = None
+) -> Inbound | None:
+    """A Telegram message as an Inbound event; None for service messages we do not act on.
+
+    bot_id (the bot's own user id) tells the service message "the bot was added" apart.
+    """
+    chat = message.chat
+    chat_id = str(chat.id)
+    is_private = chat.type == "private"
+    user = message.from_user
+    service = _service(message, bot_id)
+    if service is None:
+        if message.new_chat_members or message.left_chat_member is not None:
+            return None  # other people joining or leaving
+        if user is None or user.is_bot:
+            return None
+    # A service message may come without a person (an anonymous admin): the chat stands in for one.
+    sender_id = user.id if user is not None else (message.sender_chat or chat).id
     base: dict[str, Any] = {
         "channel": Channel.TELEGRAM,
         "chat_id": chat_id,
-        "user_id": str(user.id),
+        "user_id": str(sender_id),
         "message_id": str(message.message_id),
-        "is_private": message.chat.type == "private",
-        "display_name": user.full_name,
-        "username": user.username,
-        "platform_language": user.language_code,
+        "is_private": is_private,
+        "chat_title": None if is_private else chat.title,
     }
+    if user is not None:
+        base |= {
+            "display_name": user.full_name,
+            "username": user.username,
+            "platform_language": user.language_code,
+        }
+    if service is not None:
+        return Inbound(event_id=f"m:{chat_id}:{message.message_id}", **base, **service)
+    reply = message.reply_to_message
+    base["reply_to_message_id"] = str(reply.message_id) if reply is not None else None
     if edited:
         edited_at = message.edit_date
         stamp = edited_at.timestamp() if isinstance(edited_at, datetime) else float(edited_at or 0)
@@ -256,6 +336,20 @@ def message_to_inbound(message: Message, *, edited: bool = False) -> Inbound | N
             **base,
         )
     return Inbound(event_id=f"m:{chat_id}:{message.message_id}", **base, **_content(message))
+
+
+def _service(message: Message, bot_id: int | None) -> dict[str, Any] | None:
+    """Inbound fields of a service message about the chat itself (moved, bot added), else None."""
+    if message.migrate_to_chat_id is not None:
+        return {"kind": InboundKind.MIGRATED, "migrate_to_chat_id": str(message.migrate_to_chat_id)}
+    if message.migrate_from_chat_id is not None:
+        return {"kind": InboundKind.MIGRATED, "migrate_from_chat_id": str(message.migrate_from_chat_id)}
+    added = message.new_chat_members or ()
+    if bot_id is not None and any(member.id == bot_id for member in added):
+        return {"kind": InboundKind.JOINED}
+    if message.group_chat_created:  # the bot was among the members the group was created with
+        return {"kind": InboundKind.JOINED}
+    return None
 
 
 def _content(message: Message) -> dict[str, Any]:
@@ -289,13 +383,15 @@ def callback_to_inbound(query: CallbackQuery) -> Inbound:
     message = query.message
     chat = message.chat if message is not None else None
     chat_id = str(chat.id if chat is not None else query.from_user.id)
+    is_private = chat is None or chat.type == "private"
     return Inbound(
         channel=Channel.TELEGRAM,
         event_id=f"c:{query.id}",
         chat_id=chat_id,
         user_id=str(query.from_user.id),
         kind=InboundKind.BUTTON,
-        is_private=chat is None or chat.type == "private",
+        is_private=is_private,
+        chat_title=None if is_private or chat is None else chat.title,
         message_id=str(message.message_id) if message is not None else None,
         payload=(query.data or "")[:64],
         display_name=query.from_user.full_name,

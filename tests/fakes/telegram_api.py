@@ -173,6 +173,17 @@ class FakeTelegramAPI(FakeTelegramState):
             and (chat_id is None or call.chat_id == chat_id)
         )
 
+    def edits(self, chat_id: int, message_id: int) -> list[Call]:
+        """The successful edit* calls that changed message ``message_id`` of ``chat_id``, in order.
+
+        The message's state after them: :meth:`get_message`, :meth:`current_text`, :meth:`buttons`.
+        """
+        return [
+            c
+            for c in self.sent(chat_id)
+            if c.method.lower().startswith("edit") and c.params.get("message_id") == message_id
+        ]
+
     def texts(self, chat_id: int) -> list[str]:
         """Texts/captions (including edits) successfully sent to ``chat_id``, in order."""
         return [c.text for c in self.sent(chat_id) if c.text is not None]

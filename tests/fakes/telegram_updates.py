@@ -15,6 +15,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -29,6 +30,7 @@ CHAT_ACTIONS = frozenset(
 HTML_TAGS = frozenset(
     "b strong i em u ins s strike del span tg-spoiler a code pre blockquote tg-emoji".split()
 )
+UPGRADED = "group chat was upgraded to a supergroup chat"
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -61,16 +63,27 @@ class Upload:
 class ApiError(Exception):
     """Raised inside method implementations to answer with a Telegram error."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
-        """Store the HTTP status / ``error_code``, description and optional ``retry_after``."""
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
+        """Store the HTTP status / ``error_code``, description and the optional ``parameters``."""
         super().__init__(description)
         self.status, self.description, self.retry_after = status, description, retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def body(self) -> JSON:
         """The JSON body Telegram would send."""
         body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
-        if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
+        parameters = _present(
+            {"retry_after": self.retry_after, "migrate_to_chat_id": self.migrate_to_chat_id}
+        )
+        if parameters:
+            body["parameters"] = parameters
         return body
 
 
@@ -225,7 +238,8 @@ class FakeTelegramState:
 
     Message ids increase per chat and are shared between user and bot messages, like in
     Telegram.  Private chats have ``chat_id == user_id``; pass a negative ``chat_id`` to the
-    builders for group messages.
+    builders for group messages (a ``-100…`` id is a supergroup, other negative ids are basic
+    groups; :meth:`add_group` sets a title or type).
     """
 
     def __init__(self, token: str, *, bot_username: str, bot_name: str) -> None:
@@ -250,6 +264,8 @@ class FakeTelegramState:
         self._last_push = 0.0
         self._allowed_updates: list[str] | None = None  # as last sent to getUpdates
         self.blocked: set[int] = set()  # chats answering 403 to sends/edits
+        self.migrated: dict[int, int] = {}  # old group id -> its supergroup (sends answer 400)
+        self._groups: dict[int, JSON] = {}  # Chat objects of groups with a set title/type
         self.dropped: list[JSON] = []  # confirmed without delivery (not in allowed_updates)
 
     # ------------------------------------------------------------------ world helpers
@@ -280,7 +296,29 @@ class FakeTelegramState:
             if user is not None:
                 chat.update({k: user[k] for k in ("first_name", "username") if k in user})
             return chat
-        return {"id": chat_id, "type": "supergroup", "title": f"Grup {chat_id}"}
+        group = self._groups.get(chat_id)
+        if group is not None:
+            return dict(group)
+        kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+        return {"id": chat_id, "type": kind, "title": f"Grup {chat_id}"}
+
+    def add_group(self, chat_id: int, title: str | None = None, *, kind: str | None = None) -> JSON:
+        """Name a group chat (``kind``: "group" or "supergroup"; default from the id); return its Chat.
+
+        Builders and bot messages in ``chat_id`` use this Chat object from now on.
+        """
+        if chat_id >= 0:
+            raise ValueError("group chat ids are negative")
+        current = self._chat(chat_id)
+        chat = {
+            "id": chat_id,
+            "type": kind or current["type"],
+            "title": title or current["title"],
+        }
+        if chat["type"] not in ("group", "supergroup"):
+            raise ValueError(f"not a group chat type: {chat['type']}")
+        self._groups[chat_id] = chat
+        return dict(chat)
 
     def _store(self, message: JSON) -> JSON:
         """Remember ``message`` (a deep copy) so it can be edited, deleted or referenced."""
@@ -292,6 +330,17 @@ class FakeTelegramState:
         """Return the current state of a stored message (after edits), or None."""
         message = self._messages.get((chat_id, message_id))
         return copy.deepcopy(message) if message is not None else None
+
+    def current_text(self, chat_id: int, message_id: int) -> str | None:
+        """The text (or caption) a stored message shows now, after edits; None if unknown."""
+        message = self._messages.get((chat_id, message_id)) or {}
+        return message.get("text", message.get("caption"))
+
+    def buttons(self, chat_id: int, message_id: int) -> list[list[tuple[str, str | None]]]:
+        """The inline keyboard a stored message shows now: rows of (label, callback_data)."""
+        message = self._messages.get((chat_id, message_id)) or {}
+        rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+        return [[(b["text"], b.get("callback_data")) for b in row] for row in rows]
 
     def _new_file_id(self, prefix: str = "AgAC") -> str:
         """Generate a unique, Telegram-looking file id."""
@@ -363,8 +412,20 @@ class FakeTelegramState:
         event.set()
 
     # ------------------------------------------------------------------ builders
-    def _user_message(self, user_id: int, chat_id: int | None, content: JSON, **user: Any) -> JSON:
-        """Build, store and queue a ``message`` update sent by a user (``user``: User fields)."""
+    def _user_message(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        content: JSON,
+        *,
+        reply_to: int | None = None,
+        **user: Any,
+    ) -> JSON:
+        """Build, store and queue a ``message`` update sent by a user (``user``: User fields).
+
+        ``reply_to``: the message id it answers; the stored message is attached as
+        ``reply_to_message`` like Telegram does (a minimal one if the fake does not know it).
+        """
         sender = self._user(user_id, **user)
         chat = user_id if chat_id is None else chat_id
         message = {
@@ -374,8 +435,19 @@ class FakeTelegramState:
             "date": int(time.time()),
             **content,
         }
+        if reply_to is not None:
+            message["reply_to_message"] = self._replied(chat, reply_to)
         self._store(message)
         return self.push_update({"message": message})
+
+    def _replied(self, chat_id: int, message_id: int) -> JSON:
+        """The ``reply_to_message`` for an answer to ``message_id`` (one level deep, like Telegram)."""
+        replied = self._messages.get((chat_id, message_id)) or {
+            "message_id": message_id,
+            "chat": self._chat(chat_id),
+            "date": int(time.time()),
+        }
+        return {k: copy.deepcopy(v) for k, v in replied.items() if k != "reply_to_message"}
 
     def push_text(
         self,
@@ -383,11 +455,12 @@ class FakeTelegramState:
         text: str,
         *,
         chat_id: int | None = None,
+        reply_to: int | None = None,
         first_name: str | None = None,
         username: str | None = None,
         language_code: str | None = None,
     ) -> JSON:
-        """Queue a plain text message (no entities).
+        """Queue a plain text message (no entities), optionally answering message ``reply_to``.
 
         ``first_name`` defaults to the name remembered for this user, else ``"Warga"``.
         """
@@ -395,6 +468,7 @@ class FakeTelegramState:
             user_id,
             chat_id,
             {"text": text},
+            reply_to=reply_to,
             first_name=first_name,
             username=username,
             language_code=language_code,
@@ -406,6 +480,7 @@ class FakeTelegramState:
         text: str,
         *,
         chat_id: int | None = None,
+        reply_to: int | None = None,
         first_name: str | None = None,
         username: str | None = None,
         language_code: str | None = None,
@@ -420,6 +495,7 @@ class FakeTelegramState:
             user_id,
             chat_id,
             {"text": text, "entities": [entity]},
+            reply_to=reply_to,
             first_name=first_name,
             username=username,
             language_code=language_code,
@@ -433,10 +509,11 @@ class FakeTelegramState:
         caption: str | None = None,
         media_group_id: str | None = None,
         chat_id: int | None = None,
+        reply_to: int | None = None,
     ) -> JSON:
         """Queue a photo message; ``file_id`` goes to the largest PhotoSize."""
         content = {"photo": self._photo_sizes(file_id), "caption": caption, "media_group_id": media_group_id}
-        return self._user_message(user_id, chat_id, _present(content))
+        return self._user_message(user_id, chat_id, _present(content), reply_to=reply_to)
 
     def push_location(
         self, user_id: int, latitude: float, longitude: float, *, chat_id: int | None = None
@@ -544,6 +621,164 @@ class FakeTelegramState:
         }
         return self.push_update({"callback_query": query})
 
+    # ------------------------------------------------------------------ group builders
+    def push_group_text(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        first_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = None,
+    ) -> JSON:
+        """Queue a text typed by ``user_id`` in group ``chat_id``, optionally answering ``reply_to``.
+
+        A text starting with ``/name`` is a command (with its bot_command entity), as Telegram marks it.
+        """
+        self._group_chat(chat_id)
+        push = self.push_command if re.match(r"/\w", text) else self.push_text
+        return push(
+            user_id,
+            text,
+            chat_id=chat_id,
+            reply_to=reply_to,
+            first_name=first_name,
+            username=username,
+            language_code=language_code,
+        )
+
+    def push_group_photo(
+        self,
+        chat_id: int,
+        user_id: int,
+        *,
+        caption: str | None = None,
+        file_id: str | None = None,
+        media_group_id: str | None = None,
+        reply_to: int | None = None,
+    ) -> JSON:
+        """Queue a photo (with an optional caption) sent by ``user_id`` in group ``chat_id``."""
+        self._group_chat(chat_id)
+        return self.push_photo(
+            user_id,
+            file_id=file_id,
+            caption=caption,
+            media_group_id=media_group_id,
+            chat_id=chat_id,
+            reply_to=reply_to,
+        )
+
+    def push_group_callback(self, chat_id: int, user_id: int, data: str, *, message_id: int) -> JSON:
+        """Queue a press by ``user_id`` of an inline button on message ``message_id`` in a group."""
+        self._group_chat(chat_id)
+        return self.push_callback(user_id, data, message_id=message_id, chat_id=chat_id)
+
+    def push_new_members(
+        self,
+        chat_id: int,
+        member_ids: Sequence[int],
+        *,
+        by_user_id: int | None = None,
+        member_update: bool = True,
+    ) -> JSON:
+        """Queue the service message "``by_user_id`` added ``member_ids``" (joined by themselves if None).
+
+        The bot's own id in ``member_ids`` adds the bot: Telegram then also sends a ``my_chat_member``
+        update first (``member_update``), which only reaches bots asking for it in allowed_updates.
+        Returns the ``message`` update.
+        """
+        chat = self._group_chat(chat_id)
+        members = [self._member(m) for m in member_ids]
+        sender = by_user_id if by_user_id is not None else member_ids[0]
+        if member_update and self.bot_user["id"] in member_ids:
+            self.push_update(
+                {
+                    "my_chat_member": {
+                        "chat": chat,
+                        "from": self._member(sender),
+                        "date": int(time.time()),
+                        "old_chat_member": {"user": dict(self.bot_user), "status": "left"},
+                        "new_chat_member": {"user": dict(self.bot_user), "status": "member"},
+                    }
+                }
+            )
+        content: JSON = {"new_chat_members": members}
+        if len(members) == 1:
+            content["new_chat_member"] = members[0]  # the deprecated field Telegram still sends
+            content["new_chat_participant"] = members[0]
+        return self._service_message(chat_id, sender, content)
+
+    def push_bot_added(self, chat_id: int, by_user_id: int, *, member_update: bool = True) -> JSON:
+        """Queue the service message "``by_user_id`` added the bot to group ``chat_id``"."""
+        return self.push_new_members(
+            chat_id, [self.bot_user["id"]], by_user_id=by_user_id, member_update=member_update
+        )
+
+    def push_member_left(self, chat_id: int, user_id: int, *, by_user_id: int | None = None) -> JSON:
+        """Queue the service message "``user_id`` left" (or was removed by ``by_user_id``)."""
+        self._group_chat(chat_id)
+        member = self._member(user_id)
+        sender = user_id if by_user_id is None else by_user_id
+        content = {"left_chat_member": member, "left_chat_participant": member}
+        return self._service_message(chat_id, sender, content)
+
+    def push_migrated_to(self, old_chat_id: int, new_chat_id: int, *, by_user_id: int | None = None) -> JSON:
+        """Queue the service message in basic group ``old_chat_id``: it became ``new_chat_id``."""
+        self._group_chat(old_chat_id)
+        return self._service_message(old_chat_id, by_user_id, {"migrate_to_chat_id": new_chat_id})
+
+    def push_migrated_from(
+        self, new_chat_id: int, old_chat_id: int, *, by_user_id: int | None = None
+    ) -> JSON:
+        """Queue the service message in supergroup ``new_chat_id``: it was basic group ``old_chat_id``."""
+        self._group_chat(new_chat_id)
+        return self._service_message(new_chat_id, by_user_id, {"migrate_from_chat_id": old_chat_id})
+
+    def migrate_chat(
+        self,
+        old_chat_id: int,
+        new_chat_id: int,
+        *,
+        by_user_id: int | None = None,
+        push_updates: bool = True,
+    ) -> tuple[JSON, JSON] | None:
+        """Upgrade basic group ``old_chat_id`` to supergroup ``new_chat_id`` (keeping the title).
+
+        From now on every send/edit to ``old_chat_id`` answers 400 with
+        ``parameters.migrate_to_chat_id``, like Telegram.  With ``push_updates`` the two service
+        messages (old group first, then the supergroup) are queued and returned.
+        """
+        old = self._group_chat(old_chat_id)
+        self.add_group(new_chat_id, old["title"], kind="supergroup")
+        self.migrated[old_chat_id] = new_chat_id
+        if not push_updates:
+            return None
+        return (
+            self.push_migrated_to(old_chat_id, new_chat_id, by_user_id=by_user_id),
+            self.push_migrated_from(new_chat_id, old_chat_id, by_user_id=by_user_id),
+        )
+
+    def _group_chat(self, chat_id: int) -> JSON:
+        """The Chat object of group ``chat_id``; raise for a private chat id."""
+        if chat_id >= 0:
+            raise ValueError(f"{chat_id} is not a group chat id (groups have negative ids)")
+        return self._chat(chat_id)
+
+    def _member(self, user_id: int) -> JSON:
+        """The User object for ``user_id``: the bot's own, or a (remembered) person."""
+        return dict(self.bot_user) if user_id == self.bot_user["id"] else self._user(user_id)
+
+    def _service_message(self, chat_id: int, user_id: int | None, content: JSON) -> JSON:
+        """Build, store and queue a service ``message`` in ``chat_id`` (``from`` omitted if None)."""
+        message: JSON = {"message_id": self._next_message_id(chat_id)}
+        if user_id is not None:
+            message["from"] = self._member(user_id)
+        message |= {"chat": self._chat(chat_id), "date": int(time.time()), **content}
+        self._store(message)
+        return self.push_update({"message": message})
+
     def _wanted(self, item: QueuedUpdate) -> bool:
         """Whether the bot's ``allowed_updates`` lets ``item`` through (Telegram drops others)."""
         return not self._allowed_updates or item.kind in self._allowed_updates
@@ -572,6 +807,8 @@ class FakeTelegramState:
             raise bad("chat_id is empty")
         if not isinstance(chat_id, int):
             raise bad("chat not found")
+        if chat_id in self.migrated:
+            raise ApiError(400, f"Bad Request: {UPGRADED}", migrate_to_chat_id=self.migrated[chat_id])
         if chat_id in self.blocked:
             kind = "blocked by the user" if chat_id > 0 else "kicked from the supergroup chat"
             raise ApiError(403, f"Forbidden: bot was {kind}")
