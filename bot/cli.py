@@ -6,12 +6,21 @@ import asyncio
 import json
 import logging
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from bot.settings import Settings
 from locales import load_catalogues
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from workflows.city_config import CityConfig
+
+T = TypeVar("T")
 
 cli = typer.Typer(
     add_completion=False,
@@ -42,8 +51,10 @@ def _settings() -> Settings:
     try:
         from bot.app import city_config_path
         from workflows.city_config import load_city_config
+        from workflows.routing import load_area_map
 
-        load_city_config(city_config_path(settings), load_catalogues())
+        path = city_config_path(settings)
+        load_area_map(load_city_config(path, load_catalogues()), path)
     except ConfigError as error:
         typer.echo("The city configuration has problems:\n" + str(error), err=True)
         raise typer.Exit(2) from error
@@ -96,9 +107,12 @@ def check_config() -> None:
 
     path = city_config_path(settings)
     city = load_city_config(path, load_catalogues())
+    from workflows.routing import load_area_map
+
+    mapped = len(load_area_map(city, path).keys())
     typer.echo(
         f"{path}: OK — {len(city.units)} units, {len(city.categories)} categories, "
-        f"{len(city.areas)} areas, {len(city.sla_policies)} SLA policies"
+        f"{len(city.areas)} areas ({mapped} with polygons), {len(city.sla_policies)} SLA policies"
     )
 
 
@@ -115,6 +129,182 @@ def migrate() -> None:
 
     asyncio.run(_run())
     typer.echo("database is up to date")
+
+
+staff_cli = typer.Typer(no_args_is_help=True, help="Officers, unit heads and admins.")
+units_cli = typer.Typer(no_args_is_help=True, help="Units: their groups, pausing and resuming.")
+cli.add_typer(staff_cli, name="staff")
+cli.add_typer(units_cli, name="units")
+
+
+def _with_db(work: Callable[[AsyncSession, CityConfig, datetime], Awaitable[T]]) -> T:
+    """Run work in one transaction on the configured database and city."""
+    settings = _settings()
+    from bot.app import city_config_path
+    from models.db import Database
+    from workflows.city_config import load_city_config
+
+    city = load_city_config(city_config_path(settings), load_catalogues())
+
+    async def _run() -> T:
+        db = Database(settings.database_url)
+        await db.migrate()
+        try:
+            async with db.transaction() as session:
+                return await work(session, city, datetime.now(UTC))
+        finally:
+            await db.dispose()
+
+    return asyncio.run(_run())
+
+
+def _unit(city: CityConfig, unit: str) -> str:
+    if unit not in city.units:
+        typer.echo(f"{unit!r} is not a unit; use one of: {', '.join(city.units)}", err=True)
+        raise typer.Exit(2)
+    return unit
+
+
+@staff_cli.command("add")
+def staff_add(
+    user_id: Annotated[str, typer.Argument(help="the person's Telegram user id (numeric)")],
+    role: Annotated[str, typer.Option(help="officer, supervisor or admin")] = "officer",
+    unit: Annotated[str | None, typer.Option(help="the unit key (not for admins)")] = None,
+    name: Annotated[str | None, typer.Option(help="a name shown to colleagues")] = None,
+) -> None:
+    """Make someone staff (or change their role or unit)."""
+    from models import Role
+    from workflows.staff import add_staff
+
+    if role not in {r.value for r in Role}:
+        typer.echo("role must be officer, supervisor or admin", err=True)
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
+        if role != "admin" and unit is None:
+            typer.echo("--unit is needed for officers and supervisors", err=True)
+            raise typer.Exit(2)
+        key = _unit(city, unit) if unit else None
+        await add_staff(
+            session=session,
+            channel="telegram",
+            user_id=user_id,
+            role=Role(role),
+            unit=key,
+            now=now,
+            added_by="cli",
+            display_name=name,
+        )
+        return f"{user_id} is now {role}" + (f" of {key}" if key else "")
+
+    typer.echo(_with_db(work))
+
+
+@staff_cli.command("list")
+def staff_list() -> None:
+    """Everyone who is staff, by unit."""
+    from sqlmodel import col, select
+
+    from models import Staff
+
+    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> list[str]:
+        rows = await session.exec(
+            select(Staff).where(col(Staff.active)).order_by(col(Staff.unit), col(Staff.role))
+        )
+        return [f"{s.unit or '-':<14} {s.role:<11} {s.user_id:<14} {s.display_name or ''}" for s in rows]
+
+    lines = _with_db(work)
+    typer.echo(f"{'unit':<14} {'role':<11} {'user id':<14} name")
+    for line in lines:
+        typer.echo(line)
+
+
+@staff_cli.command("invite")
+def staff_invite(
+    unit: Annotated[str, typer.Argument(help="the unit key")],
+    supervisor: Annotated[bool, typer.Option(help="the code makes a unit head")] = False,
+) -> None:
+    """Print a one-time invite code; the officer sends /join CODE to the bot."""
+    from models import Role
+    from workflows.city_config import parse_duration
+    from workflows.staff import create_invite
+
+    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
+        code = await create_invite(
+            session=session,
+            unit=_unit(city, unit),
+            role=Role.SUPERVISOR if supervisor else Role.OFFICER,
+            created_by="cli",
+            now=now,
+            valid=parse_duration(city.officers.invite_valid),
+        )
+        valid = city.officers.invite_valid
+        return f"{code}  (one use, valid {valid}; the officer sends /join {code} to the bot)"
+
+    typer.echo(_with_db(work))
+
+
+@units_cli.command("list")
+def units_list() -> None:
+    """Every unit with its group, whether it is paused, and its open tickets."""
+    from sqlalchemy import func
+    from sqlmodel import col, select
+
+    from models import OPEN_STATUSES, Ticket
+    from workflows.staff import group_of, paused_units
+
+    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> list[str]:
+        paused = await paused_units(session=session)
+        counts = dict(
+            (
+                await session.exec(
+                    select(Ticket.unit, func.count())
+                    .where(col(Ticket.status).in_([s.value for s in OPEN_STATUSES]))
+                    .group_by(col(Ticket.unit))
+                )
+            ).all()
+        )
+        lines = []
+        for key, unit in city.units.items():
+            group = await group_of(session=session, unit=key)
+            where = (group.chat_title or group.chat_id or "") if group else "(no group)"
+            state = "PAUSED" if key in paused else "active"
+            lines.append(f"{key:<14} {state:<7} {counts.get(key, 0):>5}  {where:<28} {unit.short}")
+        return lines
+
+    lines = _with_db(work)
+    typer.echo(f"{'unit':<14} {'state':<7} {'open':>5}  {'group':<28} name")
+    for line in lines:
+        typer.echo(line)
+
+
+@units_cli.command("pause")
+def units_pause(
+    unit: Annotated[str, typer.Argument(help="the unit key")],
+    reason: Annotated[str, typer.Option(help="why (holiday, outage)")] = "",
+) -> None:
+    """New tickets of the unit go to its fallback until it is resumed."""
+    from workflows.staff import set_paused
+
+    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
+        key = _unit(city, unit)
+        await set_paused(session=session, unit=key, paused=True, by="cli", now=now, reason=reason)
+        return f"{key} paused; new tickets go to {city.units[key].fallback or city.triage_unit}"
+
+    typer.echo(_with_db(work))
+
+
+@units_cli.command("resume")
+def units_resume(unit: Annotated[str, typer.Argument(help="the unit key")]) -> None:
+    """The unit receives its new tickets again."""
+    from workflows.staff import set_paused
+
+    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
+        key = _unit(city, unit)
+        await set_paused(session=session, unit=key, paused=False, by="cli", now=now)
+        return f"{key} active again"
+
+    typer.echo(_with_db(work))
 
 
 def main() -> None:

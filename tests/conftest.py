@@ -16,6 +16,7 @@ from handlers.messages import Channel
 from handlers.pipeline import Pipeline
 from locales import load_catalogues
 from models.db import Database
+from tests.desk import Desk, staffed_desk
 from tests.dialog import Dialog
 from workflows.city_config import CityConfig, load_city_config, sample_config_path
 from workflows.classify import Classifier
@@ -101,3 +102,9 @@ def citizen(pipeline: Pipeline) -> Callable[..., Dialog]:
         return Dialog(pipeline, user_id=user_id, channel=channel)
 
     return make
+
+
+@pytest.fixture
+async def desk(pipeline: Pipeline, db: Database, clock: FrozenClock) -> Desk:
+    """Officers and admins of the sample city, with the DLH group linked (tests/desk.py)."""
+    return await staffed_desk(pipeline, db, clock)

@@ -8,6 +8,7 @@ and a reply to a card finds its ticket, exactly as in production.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +28,15 @@ from handlers.messages import (
     text_fields,
 )
 from handlers.pipeline import Pipeline
-from models import MessageLink, Ticket
+from models import MessageLink, Role, Ticket
 from models.db import Database
 from workflows.clock import Clock
+from workflows.staff import add_staff, ensure_admins
 
 _events = itertools.count(1)
+
+GROUP = "-100700"  # the DLH unit's group
+ADMIN, OFFICER, HEAD, OUTSIDER, STRANGER = "9001", "7001", "7002", "8001", "5555"
 
 
 @dataclass
@@ -173,3 +178,38 @@ def texts(sent: list[Sent]) -> str:
     return "\n".join(s.action.text for s in sent if isinstance(s.action, OutText | OutEdit)) + "".join(
         f"\n[media {s.action.media.file_id}]" for s in sent if isinstance(s.action, OutMedia)
     )
+
+
+async def staffed_desk(pipeline: Pipeline, db: Database, clock: Clock) -> Desk:
+    """An admin, the DLH group linked by them, a DLH officer (joined by invite) and its head, a DPUPR officer.
+
+    Built through the chat where people would do it (/link, /undang, /join), so it is tested too.
+    """
+    desk = Desk(pipeline, db, clock)
+    async with db.transaction() as session:
+        await ensure_admins(session=session, channel="telegram", user_ids=[ADMIN], now=clock.now())
+        await add_staff(
+            session=session,
+            channel="telegram",
+            user_id=HEAD,
+            role=Role.SUPERVISOR,
+            unit="dlh",
+            now=clock.now(),
+            display_name="Bu Kepala",
+        )
+        await add_staff(
+            session=session,
+            channel="telegram",
+            user_id=OUTSIDER,
+            role=Role.OFFICER,
+            unit="dpupr",
+            now=clock.now(),
+        )
+    reply = await desk.say(GROUP, ADMIN, "/link dlh")
+    assert "Dinas Lingkungan Hidup" in texts(reply)
+    invite = texts(await desk.say(ADMIN, ADMIN, "/undang dlh"))
+    code = re.search(r"<code>([A-Z0-9-]+)</code>", invite)
+    assert code, invite
+    joined = texts(await desk.say(OFFICER, OFFICER, f"/join {code.group(1)}", name="Pak Budi"))
+    assert "Dinas Lingkungan Hidup" in joined and "petugas" in joined
+    return desk

@@ -13,10 +13,9 @@ from handlers.context import Deps
 from handlers.pipeline import Pipeline
 from models import Ticket, TicketEvent
 from models.db import Database
-from tests.desk import Desk, texts
+from tests.desk import ADMIN, GROUP, HEAD, OFFICER, Desk, texts
 from tests.dialog import Dialog
 from tests.test_intake_dialog import file_rubbish_complaint
-from tests.test_workflow_dialog import ADMIN, GROUP, HEAD, OFFICER, desk  # noqa: F401  (fixture)
 from workflows.clock import FrozenClock
 
 WIB = ZoneInfo("Asia/Jakarta")

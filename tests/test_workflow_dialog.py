@@ -2,58 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from sqlmodel import col, select
 
 from handlers.messages import OutLocation, OutMedia, OutText
-from handlers.pipeline import Pipeline
-from models import Role, Ticket, TicketEvent
+from models import Ticket, TicketEvent
 from models.db import Database
-from tests.desk import Desk, texts
+from tests.desk import ADMIN, GROUP, HEAD, OFFICER, OUTSIDER, STRANGER, Desk, texts
 from tests.dialog import Dialog
 from tests.test_intake_dialog import file_rubbish_complaint
 from workflows.clock import FrozenClock
-from workflows.staff import add_staff, ensure_admins
-
-GROUP = "-100700"  # the DLH unit's group
-ADMIN, OFFICER, HEAD, OUTSIDER, STRANGER = "9001", "7001", "7002", "8001", "5555"
-
-
-@pytest.fixture
-async def desk(pipeline: Pipeline, db: Database, clock: FrozenClock) -> Desk:
-    """An admin, the DLH group linked by them, a DLH officer (by invite) and head, a DPUPR officer."""
-    desk = Desk(pipeline, db, clock)
-    async with db.transaction() as session:
-        await ensure_admins(session=session, channel="telegram", user_ids=[ADMIN], now=clock.now())
-        await add_staff(
-            session=session,
-            channel="telegram",
-            user_id=HEAD,
-            role=Role.SUPERVISOR,
-            unit="dlh",
-            now=clock.now(),
-            display_name="Bu Kepala",
-        )
-        await add_staff(
-            session=session,
-            channel="telegram",
-            user_id=OUTSIDER,
-            role=Role.OFFICER,
-            unit="dpupr",
-            now=clock.now(),
-        )
-    reply = await desk.say(GROUP, ADMIN, "/link dlh")
-    assert "Dinas Lingkungan Hidup" in texts(reply)
-    invite = texts(await desk.say(ADMIN, ADMIN, "/undang dlh"))
-    code = re.search(r"<code>([A-Z0-9-]+)</code>", invite)
-    assert code, invite
-    joined = texts(await desk.say(OFFICER, OFFICER, f"/join {code.group(1)}", name="Pak Budi"))
-    assert "Dinas Lingkungan Hidup" in joined and "petugas" in joined
-    return desk
 
 
 async def ticket(db: Database, reference: str) -> Ticket:
