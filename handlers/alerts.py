@@ -45,7 +45,8 @@ async def sweep(db: Database, deps: Deps) -> int:
                 for stage in stages:
                     await alert(desk, ticket, stage)
                     sent += 1
-                await ticket_actions.show_card(desk, ticket)  # the time left, refreshed
+                if stages:
+                    await ticket_actions.show_card(desk, ticket)  # the time left, refreshed
             queue_mail(session, desk.mail, now)
         if len(due) < SWEEP_BATCH:
             return sent

@@ -13,7 +13,7 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-class SystemClock:
+class SystemClock:  # every clock answers in UTC: stored times compare as text on SQLite
     """The real clock."""
 
     def now(self) -> datetime:
@@ -24,9 +24,10 @@ class FrozenClock:
     """A clock for tests and demos that only moves when told to."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-        if self._now.tzinfo is None:
+        start = start or datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+        if start.tzinfo is None:
             raise ValueError("FrozenClock needs an aware datetime")
+        self._now = start.astimezone(UTC)  # always UTC: SQLite compares stored times as text
 
     def now(self) -> datetime:
         return self._now
@@ -40,7 +41,7 @@ class FrozenClock:
         """Jump to an aware moment."""
         if moment.tzinfo is None:
             raise ValueError("FrozenClock needs an aware datetime")
-        self._now = moment
+        self._now = moment.astimezone(UTC)
 
 
 class FileClock:
@@ -65,7 +66,7 @@ class FileClock:
         except (OSError, ValueError):
             return datetime.now(UTC)
         assert self._now is not None
-        return self._now if self._now.tzinfo else self._now.replace(tzinfo=UTC)
+        return as_utc(self._now)
 
 
 def as_utc(moment: datetime) -> datetime:
