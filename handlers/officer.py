@@ -18,7 +18,7 @@ from handlers.i18n import Safe, Translator
 from handlers.messages import Button, InboundKind, MediaRef, OutText
 from handlers.states import State
 from models import Conversation, Role, Staff, Ticket
-from models.queries import conversation_for_update
+from models.queries import conversation_for_update, ticket_for_message
 from workflows import lifecycle
 from workflows import staff as staff_rules
 from workflows.city_config import parse_duration
@@ -228,6 +228,30 @@ async def _act(
         return
     _finish(turn)
     turn.say(f"officer.done.{action.value}", reference=ticket.reference)
+
+
+async def on_private_reply(turn: Turn) -> bool:
+    """Staff replying privately to a ticket's message (a confidential ticket's details): relayed."""
+    inbound = turn.inbound
+    staff = turn.staff
+    if staff is None or not inbound.reply_to_message_id:
+        return False
+    ticket_id = await ticket_for_message(
+        session=turn.session,
+        channel=inbound.channel.value,
+        chat_id=inbound.chat_id,
+        message_id=inbound.reply_to_message_id,
+    )
+    ticket = await turn.session.get(Ticket, ticket_id) if ticket_id is not None else None
+    if ticket is None or not Actor.of_staff(staff).may_act_for(ticket.unit):
+        return False
+    text = (inbound.text or "").strip()
+    media = inbound.media if inbound.kind == InboundKind.PHOTO else ()
+    if not text and not media:
+        return False
+    await ticket_actions.relay_to_citizens(turn.desk, ticket, staff, text or "📷", media=media)
+    turn.say("group.relayed", reference=ticket.reference)
+    return True
 
 
 # --- commands --------------------------------------------------------------------------------

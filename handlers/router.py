@@ -69,6 +69,8 @@ async def step(turn: Turn) -> None:
             await answer.on_input(turn)
             return
     if inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and turn.state not in INTAKE_STATES:
+        if await officer.on_private_reply(turn):
+            return
         replied = await answer.replied_ticket(turn)
         if replied is not None:
             await answer.deliver(turn, replied)

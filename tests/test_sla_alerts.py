@@ -153,3 +153,27 @@ async def test_daily_digest_once_per_working_day(
     assert await alerts.digest(db, deps) == 1
     await desk.flush()
     assert "Terlambat (1)" in texts(desk.new(HEAD))
+
+
+async def test_a_sweep_with_nothing_due_is_one_indexed_query(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps
+) -> None:
+    from sqlalchemy import event
+
+    for number in range(3):
+        await file_rubbish_complaint(citizen(user_id=str(6000 + number)))
+    statements: list[tuple[str, object]] = []
+
+    def record(conn: object, cursor: object, statement: str, parameters: object, *args: object) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert await alerts.sweep(db, deps) == 0
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    selects = [(s, p) for s, p in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "next_alert_at" in selects[0][0]
+    async with db.engine.connect() as connection:
+        plan = (await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + selects[0][0], selects[0][1])).all()
+    assert any("ix_tickets_next_alert" in str(row) for row in plan), plan  # not a scan of every ticket

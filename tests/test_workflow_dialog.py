@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -220,3 +221,52 @@ async def test_group_upgraded_to_supergroup_keeps_its_unit(
     await desk.flush()
     assert reference in texts(desk.new("-1009700"))
     assert not [s for s in desk.new(GROUP) if reference in getattr(s.action, "text", "")]
+
+
+async def test_officer_replies_privately_to_a_confidential_ticket(
+    citizen: Callable[..., Dialog], desk: Desk
+) -> None:
+    warga = citizen()
+    await warga.say("/start")
+    await warga.press("Buat pengaduan")
+    await warga.press("Sampah")
+    await warga.say("Oknum petugas kebersihan minta uang tiap minggu di TPS Melati")
+    await warga.share_location(-6.2001, 106.8167)
+    await warga.press("Lewati")
+    await warga.press("Rahasia")
+    await warga.press("Kirim pengaduan")
+    await desk.flush()
+    await desk.press_label(GROUP, OFFICER, "Terima")
+    details = [
+        s for s in desk.new(OFFICER) if isinstance(s.action, OutText) and "minta uang" in s.action.text
+    ]
+    assert details
+    answer = await desk.say(
+        OFFICER, OFFICER, "Kami tindak lanjuti, terima kasih", reply_to=details[0].message_id
+    )
+    assert "Terkirim ke pelapor" in texts(answer)
+    relayed = [s for s in desk.channel.sent if s.chat_id == warga.chat_id][-1].action
+    assert isinstance(relayed, OutText) and "Kami tindak lanjuti" in relayed.text
+
+
+async def test_a_send_refused_because_the_group_moved_follows_it(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database
+) -> None:
+    """Telegram answers a send to an upgraded group with its new id: the card goes there."""
+    from bot.channels.base import DeliveryError
+    from models import UnitState
+
+    original = desk.channel.deliver
+
+    async def moved(chat_id: str, action: Any) -> str | None:
+        if chat_id == GROUP:
+            raise DeliveryError("group chat was upgraded to a supergroup chat", migrate_to_chat_id="-1009800")
+        return await original(chat_id, action)
+
+    desk.channel.deliver = moved  # type: ignore[method-assign]
+    reference = await file_rubbish_complaint(citizen())
+    await desk.flush()
+    assert reference in texts(desk.new("-1009800"))
+    async with db.sessions() as session:
+        state = await session.get(UnitState, "dlh")
+    assert state is not None and state.chat_id == "-1009800"
