@@ -50,7 +50,11 @@ def location_line(turn: Turn, draft: Draft) -> str:
     if draft.latitude is not None and draft.longitude is not None:
         return turn.t("summary.location_shared", lat=f"{draft.latitude:.5f}", lon=f"{draft.longitude:.5f}")
     if draft.address:
-        return turn.t("summary.location_address", address=draft.address)
+        area = turn.deps.city.areas.get(draft.area or "")
+        address = (
+            f"{draft.address} ({area.name})" if area and area.name not in draft.address else draft.address
+        )
+        return turn.t("summary.location_address", address=address)
     return turn.t("summary.location_none")
 
 

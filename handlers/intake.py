@@ -41,6 +41,8 @@ def next_state(turn: Turn, draft: Draft) -> State:
         return State.DESCRIPTION
     if not draft.has_location or (location_required(turn, draft) and not draft.has_place):
         return State.LOCATION
+    if needs_area(turn, draft):
+        return State.AREA
     if not draft.photos_done and len(draft.photos) < turn.deps.city.limits.photos_max:
         return State.PHOTOS
     if draft.identity is None:
@@ -164,6 +166,26 @@ def ask_location(turn: Turn, draft: Draft) -> None:
     )
 
 
+def needs_area(turn: Turn, draft: Draft) -> bool:
+    """A typed address naming no area, for a category whose unit depends on the area: ask once."""
+    return (
+        bool(draft.address)
+        and draft.latitude is None
+        and draft.area is None
+        and not draft.area_asked
+        and bool(turn.deps.city.category(draft.category or "").area_units)
+    )
+
+
+def ask_area(turn: Turn, draft: Draft) -> None:
+    areas = [(key, area) for key, area in turn.deps.city.areas.items() if area.kind == "kecamatan"]
+    buttons = [Button(label=area.name, payload=f"{turn.conversation.step}|area:{key}") for key, area in areas]
+    turn.say(
+        "intake.area.ask",
+        buttons=[*pairs(buttons, per_row=1), [turn.button("intake.area.unknown_button", "area:")]],
+    )
+
+
 def ask_photos(turn: Turn, draft: Draft) -> None:
     maximum = turn.deps.city.limits.photos_max
     if draft.photos:
@@ -224,6 +246,7 @@ PROMPTS = {
     State.CATEGORY_CONFIRM: ask_category_confirm,
     State.DESCRIPTION: ask_description,
     State.LOCATION: ask_location,
+    State.AREA: ask_area,
     State.PHOTOS: ask_photos,
     State.IDENTITY: ask_identity,
     State.SUMMARY: ask_summary,
@@ -261,6 +284,10 @@ async def on_button(turn: Turn, action: str) -> bool:
     elif name == "cat_other" and state == State.CATEGORY_CONFIRM:
         turn.goto(State.CATEGORY)
         await prompt(turn)
+    elif name == "area" and state == State.AREA and (not value or value in turn.deps.city.areas):
+        draft.area = value or None
+        draft.area_asked = True
+        await advance(turn, draft)
     elif name == "photos_done" and state == State.PHOTOS:
         draft.photos_done = True
         await advance(turn, draft)
@@ -310,8 +337,8 @@ async def edit(turn: Turn, draft: Draft, part: str) -> None:
     elif part == "description":
         draft.description = None
     elif part == "location":
-        draft.latitude = draft.longitude = draft.address = None
-        draft.location_skipped = False
+        draft.latitude = draft.longitude = draft.address = draft.area = None
+        draft.location_skipped = draft.area_asked = False
     elif part == "photos":
         draft.photos = []
         draft.photos_done = False
@@ -350,6 +377,14 @@ async def on_text(turn: Turn, text: str) -> None:
             await advance(turn, draft)
     elif state == State.LOCATION:
         await location_text(turn, draft, text)
+    elif state == State.AREA:
+        area = routing.area_named_in(turn.deps.city, text)
+        if area is None and not (turn.means("skip", text) or turn.means("no", text)):
+            turn.say("nudge.intake.area")
+            await prompt(turn)
+            return
+        draft.area, draft.area_asked = area, True
+        await advance(turn, draft)
     else:
         turn.say(f"nudge.{state.value}")
         await prompt(turn)
@@ -387,6 +422,8 @@ async def location_text(turn: Turn, draft: Draft, text: str) -> None:
         turn.say("intake.location.address_length", maximum=city.limits.address_max_chars)
         return
     draft.address = address
+    draft.area = routing.area_named_in(city, address)
+    draft.area_asked = False
     turn.send(OutText(text=turn.t("intake.location.address_received"), remove_keyboard=True))
     await advance(turn, draft)
 
@@ -407,7 +444,7 @@ async def on_location(turn: Turn) -> None:
         await prompt(turn)
         return
     draft.latitude, draft.longitude = location.latitude, location.longitude
-    draft.address = None
+    draft.address = draft.area = None
     turn.send(OutText(text=turn.t("intake.location.received"), remove_keyboard=True))
     await advance(turn, draft)
 
@@ -478,6 +515,7 @@ async def submit(turn: Turn, draft: Draft) -> None:
     area, outside = routing.place(
         city, turn.deps.areas, latitude=draft.latitude, longitude=draft.longitude, address=draft.address
     )
+    area = area or draft.area
     paused = await staff_rules.paused_units(session=turn.session)
     route = routing.route(city, category=draft.category or "", area=area, outside=outside, paused=paused)
     ticket = await tickets.submit(

@@ -11,6 +11,7 @@ class State(StrEnum):
     CATEGORY_CONFIRM = "intake.category_confirm"  # "it looks like X — right?"
     DESCRIPTION = "intake.description"
     LOCATION = "intake.location"  # shared location, typed address, or skip
+    AREA = "intake.area"  # a typed address named no area: pick the kecamatan, or "don't know"
     PHOTOS = "intake.photos"  # up to N photos, or skip
     IDENTITY = "intake.identity"  # public, anonymous, confidential
     SUMMARY = "intake.summary"  # confirm, edit or cancel
@@ -29,6 +30,7 @@ INTAKE_STATES = frozenset(
         State.CATEGORY_CONFIRM,
         State.DESCRIPTION,
         State.LOCATION,
+        State.AREA,
         State.PHOTOS,
         State.IDENTITY,
         State.SUMMARY,

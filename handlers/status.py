@@ -38,6 +38,6 @@ async def show_status(turn: Turn, text: str) -> None:
     if ticket is None:
         turn.say("status.not_found", reference=reference)
         return
-    events = await tickets.public_timeline(session=turn.session, ticket=ticket)
+    events = await tickets.public_timeline(session=turn.session, ticket=ticket, viewer=turn.citizen)
     photos = await tickets.count_attachments(session=turn.session, ticket=ticket)
     turn.say("status.ticket", body=Safe(ticket_text(turn, ticket, events, photos)))

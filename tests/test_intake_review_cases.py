@@ -252,3 +252,43 @@ async def test_a_location_shared_early_is_kept(citizen: Callable[..., Dialog], d
     await warga.press("Kirim")
     [ticket] = await tickets_in(db)
     assert (ticket.latitude, ticket.longitude) == (-6.21, 106.81)
+
+
+async def test_a_typed_address_naming_no_area_asks_the_kecamatan_when_it_decides_the_unit(
+    citizen: Callable[..., Dialog], db: Database
+) -> None:
+    warga = citizen()
+    await warga.say("/start")
+    await warga.press("Buat pengaduan")
+    await warga.press("Sampah")
+    await warga.say("Sampah menumpuk di pinggir pantai dekat dermaga")
+    await warga.say("Jl. Dermaga No. 3")
+    assert "kecamatan mana" in warga.text  # sampah goes to another unit in Pesisir
+    await warga.press("Kecamatan Pesisir")
+    assert "foto" in warga.text.lower()
+    await warga.press("Lewati")
+    await warga.press("Anonim")
+    assert "Kecamatan Pesisir" in warga.text  # the summary says where
+    await warga.press("Kirim pengaduan")
+    async with db.sessions() as session:
+        ticket = (await session.exec(select(Ticket))).one()
+    assert (ticket.area, ticket.unit) == ("pesisir", "kec_pesisir")
+
+
+async def test_an_address_naming_its_area_or_a_category_without_area_units_is_not_asked(
+    citizen: Callable[..., Dialog],
+) -> None:
+    warga = citizen()
+    await warga.say("/start")
+    await warga.press("Buat pengaduan")
+    await warga.press("Sampah")
+    await warga.say("Sampah menumpuk di depan balai warga sejak minggu lalu")
+    await warga.say("Jl. Kenanga 4, Kelurahan Sukamaju")
+    assert "kecamatan mana" not in warga.text and "foto" in warga.text.lower()
+    jalan = citizen(user_id="2002")
+    await jalan.say("/start")
+    await jalan.press("Buat pengaduan")
+    await jalan.press("Jalan")
+    await jalan.say("Jalan berlubang dalam di depan sekolah dasar")
+    await jalan.say("Jl. Anggrek No. 12")
+    assert "kecamatan mana" not in jalan.text

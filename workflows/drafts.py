@@ -23,6 +23,8 @@ class Draft(BaseModel):
     longitude: float | None = None
     address: str | None = None
     location_skipped: bool = False
+    area: str | None = None  # the kecamatan/kelurahan, named in the address or picked
+    area_asked: bool = False  # the citizen was asked to pick one (and may not know)
     photos: list[DraftPhoto] = Field(default_factory=list)
     photos_done: bool = False
     identity: Identity | None = None

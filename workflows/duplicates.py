@@ -2,7 +2,8 @@
 
 Close means: the same category, an open ticket filed within `duplicates.within`, a shared
 location within `duplicates.radius_m`. Confidential tickets and sensitive categories are never
-offered (that would reveal that someone reported them). Joining adds the citizen as a follower,
+offered (that would reveal that someone reported them), nor is a confidential complaint offered
+to join a public one (its words would reach the unit's group). Joining adds the citizen as a follower,
 counts them, and raises the ticket's priority from `duplicates.priority_at` reporters.
 """
 
@@ -37,6 +38,8 @@ async def nearby_open_ticket(
     """The closest open ticket the draft duplicates, if any (never the citizen's own)."""
     if draft.latitude is None or draft.longitude is None or not draft.category:
         return None
+    if draft.identity == Identity.CONFIDENTIAL:
+        return None  # its content must not reach the group through another ticket's thread
     category = city.categories.get(draft.category)
     if category is None or category.sensitive:
         return None

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import Attachment, Citizen, Identity, Ticket, TicketEvent, TicketStatus
+from models import Attachment, Citizen, Identity, Ticket, TicketEvent, TicketFollower, TicketStatus
 from workflows import sla
 from workflows.city_config import CityConfig
 from workflows.drafts import Draft
@@ -146,30 +146,46 @@ async def _insert_with_fresh_reference(
 
 
 async def own_ticket(*, session: AsyncSession, citizen: Citizen, reference: str) -> Ticket | None:
-    """The ticket with this reference if the citizen filed it; None otherwise, whoever owns it."""
-    query = select(Ticket).where(Ticket.reference == reference, Ticket.citizen_id == citizen.id)
+    """The ticket with this reference if the citizen filed or joined it; None otherwise, whoever owns it."""
+    joined = select(TicketFollower.ticket_id).where(TicketFollower.citizen_id == citizen.id)
+    query = select(Ticket).where(
+        Ticket.reference == reference, (col(Ticket.citizen_id) == citizen.id) | col(Ticket.id).in_(joined)
+    )
     return (await session.exec(query)).first()
 
 
 async def recent_tickets(*, session: AsyncSession, citizen: Citizen, limit: int = 5) -> list[Ticket]:
-    """The citizen's newest tickets, newest first."""
+    """The citizen's newest tickets (filed or joined), newest first."""
+    joined = select(TicketFollower.ticket_id).where(TicketFollower.citizen_id == citizen.id)
     query = (
         select(Ticket)
-        .where(Ticket.citizen_id == citizen.id)
+        .where((col(Ticket.citizen_id) == citizen.id) | col(Ticket.id).in_(joined))
         .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
         .limit(limit)
     )
     return list(await session.exec(query))
 
 
-async def public_timeline(*, session: AsyncSession, ticket: Ticket) -> list[TicketEvent]:
-    """The events the citizen sees, oldest first: the same record officers keep."""
+async def public_timeline(
+    *, session: AsyncSession, ticket: Ticket, viewer: Citizen | None = None
+) -> list[TicketEvent]:
+    """The events a citizen sees, oldest first: the same record officers keep.
+
+    What another citizen of the ticket (the reporter, or one who joined) wrote is left out.
+    """
     query = (
         select(TicketEvent)
         .where(TicketEvent.ticket_id == ticket.id, col(TicketEvent.public).is_(True))
         .order_by(col(TicketEvent.at), col(TicketEvent.id))
     )
-    return list(await session.exec(query))
+    events = list(await session.exec(query))
+    if viewer is None:
+        return events
+    return [
+        e
+        for e in events
+        if not (e.actor_kind == "citizen" and e.actor_id != str(viewer.id) and e.action != "submitted")
+    ]
 
 
 async def count_attachments(*, session: AsyncSession, ticket: Ticket) -> int:
