@@ -162,7 +162,7 @@ async def digest_text(desk: Desk, unit: str) -> str | None:
         line = desk.staff_text(
             "digest.line",
             reference=ticket.reference,
-            status=desk.staff_text(f"ticket_status.{ticket.status}"),
+            status=desk.staff_text(f"staff_status.{ticket.status}"),
             deadline=Safe(deadline_line(desk, ticket)),
         )
         if fraction >= 1:

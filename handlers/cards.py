@@ -53,7 +53,7 @@ def card_text(
     city = desk.deps.city
     lang = desk.deps.staff_language
     category = city.category(ticket.category)
-    state = desk.staff_text(f"ticket_status.{ticket.status}")
+    state = desk.staff_text(f"staff_status.{ticket.status}")
     holder_line = (
         desk.staff_text("card.holder", name=holder.display_name or desk.staff_text("card.holder_unnamed"))
         if holder is not None and ticket.status not in (TicketStatus.SUBMITTED, TicketStatus.REOPENED)

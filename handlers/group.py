@@ -49,6 +49,10 @@ class GroupTurn:
 
 async def step(turn: GroupTurn) -> None:
     inbound = turn.inbound
+    if inbound.kind in (InboundKind.COMMAND, InboundKind.BUTTON):
+        await staff_rules.refresh_group_title(
+            session=turn.session, chat_id=inbound.chat_id, title=inbound.chat_title
+        )
     if inbound.kind == InboundKind.MIGRATED:
         old, new = _migration(inbound)
         await staff_rules.follow_chat_migration(
@@ -104,6 +108,15 @@ async def link(turn: GroupTurn, unit: str) -> None:
         turn.say("group.linked", unit=city.units[unit].name.get(turn.deps.staff_language))
         return
     # anyone else: the admins approve it from their private chat
+    await staff_rules.request_link(
+        session=turn.session,
+        channel=inbound.channel.value,
+        chat_id=inbound.chat_id,
+        unit=unit,
+        title=inbound.chat_title,
+        by=inbound.user_id,
+        now=turn.desk.now,
+    )
     title = inbound.chat_title or inbound.chat_id
     for admin in await staff_rules.admins(session=turn.session):
         text = turn.deps.texts(
@@ -115,7 +128,7 @@ async def link(turn: GroupTurn, unit: str) -> None:
         )
         approve = Button(
             label=turn.deps.texts.plain("admin.link_approve", turn.deps.staff_language),
-            payload=f"a|link:{unit}:{inbound.chat_id}",
+            payload=f"a|link:{inbound.chat_id}",
         )
         turn.mail.send(admin.channel, admin.user_id, OutText(text=text, buttons=((approve,),)))
     turn.say("group.link_requested")

@@ -578,7 +578,12 @@ async def join_existing(turn: Turn, draft: Draft) -> None:
         return
     desk = turn.desk
     await duplicates.join(
-        session=turn.session, ticket=ticket, citizen=turn.citizen, city=turn.deps.city, now=desk.now
+        session=turn.session,
+        ticket=ticket,
+        citizen=turn.citizen,
+        city=turn.deps.city,
+        now=desk.now,
+        calendars=turn.deps.calendars,
     )
     media = tuple(MediaRef(kind="photo", file_id=p.file_id, unique_id=p.unique_id) for p in draft.photos)
     await ticket_actions.citizen_message(desk, ticket, turn.citizen, draft.description or "", media)

@@ -47,7 +47,7 @@ COMMANDS = {
 def refusal(texts: Translator, lang: str, refused: Refused) -> str:
     params: dict[str, Any] = dict(refused.params)
     if "status" in params:
-        params["status"] = texts(f"ticket_status.{params['status']}", lang)
+        params["status"] = texts(f"staff_status.{params['status']}", lang)
     return texts(refused.reason, lang, **params)
 
 
@@ -73,7 +73,7 @@ async def start_action(
     conversation.data = {**conversation.data, "officer": {"action": action.value, "ticket": ticket.id}}
     if action == Action.TRANSFER:
         conversation.state = State.OFFICER_UNIT.value
-        prompt = transfer_prompt(desk, ticket, conversation.step)
+        prompt = await transfer_prompt(desk, ticket, conversation.step)
     else:
         conversation.state = State.OFFICER_NOTE.value
         prompt = OutText(
@@ -91,9 +91,11 @@ def _cancel(desk: Desk, step: int) -> Button:
     )
 
 
-def transfer_prompt(desk: Desk, ticket: Ticket, step: int) -> OutText:
+async def transfer_prompt(desk: Desk, ticket: Ticket, step: int) -> OutText:
+    """The units to transfer to: every other one that is not paused."""
     lang = desk.deps.staff_language
-    units = [key for key in desk.deps.city.units if key != ticket.unit]
+    paused = await staff_rules.paused_units(session=desk.session)
+    units = [key for key in desk.deps.city.units if key != ticket.unit and key not in paused]
     buttons = [Button(label=desk.deps.city.units[key].short, payload=f"{step}|unit:{key}") for key in units]
     rows = (*tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)), (_cancel(desk, step),))
     return OutText(
@@ -193,7 +195,7 @@ async def reprompt(turn: Turn) -> None:
     ticket = await turn.session.get(Ticket, ticket_id)
     reference = ticket.reference if ticket else "?"
     if turn.state == State.OFFICER_UNIT and ticket is not None:
-        turn.send(transfer_prompt(turn.desk, ticket, turn.conversation.step))
+        turn.send(await transfer_prompt(turn.desk, ticket, turn.conversation.step))
     elif turn.state == State.OFFICER_PROOF:
         required = ticket is not None and turn.deps.city.category(ticket.category).proof_photo
         buttons = (
@@ -376,26 +378,24 @@ async def pause(turn: Turn, args: str, *, paused: bool) -> None:
     )
 
 
-async def approve_link(turn: Turn, value: str) -> None:
+async def approve_link(turn: Turn, chat_id: str) -> None:
     """An admin pressed "approve" under a group's /link request."""
-    unit, _, chat_id = value.partition(":")
     staff = turn.staff
-    if staff is None or staff.role != Role.ADMIN or unit not in turn.deps.city.units or not chat_id:
-        turn.say("errors.stale_button")
+    if staff is None or staff.role != Role.ADMIN:
+        turn.say("officer.admin_only")
         return
-    await staff_rules.link_group(
-        session=turn.session,
-        unit=unit,
-        channel=turn.inbound.channel.value,
-        chat_id=chat_id,
-        title=None,
-        by=str(staff.id),
-        now=turn.desk.now,
+    request = await staff_rules.approve_link(
+        session=turn.session, chat_id=chat_id, by=str(staff.id), now=turn.desk.now
     )
-    name = turn.deps.city.units[unit].name.get(turn.deps.staff_language)
-    turn.mail.send(
-        turn.inbound.channel, chat_id, OutText(text=turn.desk.staff_text("group.linked", unit=name))
+    if request is None:
+        turn.say("admin.link_stale")
+        return
+    name = (
+        turn.deps.city.units[request.unit].name.get(turn.deps.staff_language)
+        if request.unit in turn.deps.city.units
+        else request.unit
     )
+    turn.mail.send(request.channel, chat_id, OutText(text=turn.desk.staff_text("group.linked", unit=name)))
     turn.say("admin.link_done", unit=name)
 
 
@@ -418,7 +418,7 @@ async def queue_text(
                 lang,
                 reference=ticket.reference,
                 emoji=category.emoji,
-                status=desk.deps.texts(f"ticket_status.{ticket.status}", lang),
+                status=desk.deps.texts(f"staff_status.{ticket.status}", lang),
                 deadline=Safe(deadline_line(desk, ticket) or "—"),
             )
         )

@@ -127,7 +127,7 @@ async def perform(
     if action == Action.TRANSFER and to_unit is not None:
         paused = await staff_rules.paused_units(session=desk.session)
         if to_unit in paused:
-            raise lifecycle.Refused("refused.unit_paused", unit=to_unit)
+            raise lifecycle.Refused("refused.unit_paused", unit=city.units[to_unit].short)
     change = await lifecycle.apply(
         session=desk.session,
         ticket=ticket,

@@ -5,7 +5,7 @@ from models.conversations import Conversation
 from models.inbound import ProcessedInbound
 from models.links import JobRun, MessageLink
 from models.outbox import OutboxMessage, OutboxStatus
-from models.staff import InviteCode, Role, Staff, UnitState
+from models.staff import InviteCode, LinkRequest, Role, Staff, UnitState
 from models.tickets import (
     OPEN_STATUSES,
     Attachment,
@@ -24,6 +24,7 @@ __all__ = [
     "Identity",
     "InviteCode",
     "JobRun",
+    "LinkRequest",
     "MessageLink",
     "OutboxMessage",
     "OutboxStatus",

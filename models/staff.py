@@ -60,3 +60,16 @@ class UnitState(SQLModel, table=True):
     paused_reason: str | None = Field(default=None, max_length=200)
     paused_by: str | None = Field(default=None, max_length=64)
     paused_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class LinkRequest(SQLModel, table=True):
+    """Someone who is not an admin asked, in a group, to link it to a unit; an admin approves."""
+
+    __tablename__ = "link_requests"
+
+    chat_id: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(default="telegram", max_length=16)
+    unit: str = Field(max_length=32)
+    chat_title: str | None = Field(default=None, max_length=128)
+    requested_by: str = Field(max_length=64)
+    requested_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]

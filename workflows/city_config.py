@@ -137,8 +137,15 @@ class SlaAlerts(_Strict):
 class Digest(_Strict):
     """The daily digest to each supervisor: overdue and at-risk tickets."""
 
-    time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    time: str = "07:00"
     enabled: bool = True
+
+    @field_validator("time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f'{value!r} is not a time of day like "07:00" (24-hour clock)')
+        return value
 
 
 class Duplicates(_Strict):

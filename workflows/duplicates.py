@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import Citizen, Identity, Ticket, TicketEvent, TicketFollower
 from models.tickets import OPEN_STATUSES
+from workflows import sla
 from workflows.city_config import CityConfig, parse_duration
 from workflows.drafts import Draft
 
@@ -70,7 +71,13 @@ async def nearby_open_ticket(
 
 
 async def join(
-    *, session: AsyncSession, ticket: Ticket, citizen: Citizen, city: CityConfig, now: datetime
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    citizen: Citizen,
+    city: CityConfig,
+    now: datetime,
+    calendars: sla.Calendars | None = None,
 ) -> bool:
     """Add the citizen to the ticket's reporters; False if they already were."""
     assert ticket.id is not None and citizen.id is not None
@@ -87,6 +94,7 @@ async def join(
     raised = ticket.priority == 0 and ticket.reporters >= city.duplicates.priority_at
     if raised:
         ticket.priority = 1
+        sla.retarget(ticket, city=city, calendars=calendars or sla.Calendars(city))
     session.add(
         TicketEvent(
             ticket_id=ticket.id,

@@ -84,6 +84,25 @@ def resume_clock(ticket: Ticket, *, city: CityConfig, calendars: Calendars, now:
     ticket.next_alert_at = next_alert(ticket, city=city, calendars=calendars)
 
 
+def retarget(ticket: Ticket, *, city: CityConfig, calendars: Calendars) -> None:
+    """The ticket's priority changed: a running clock takes the new target if it is tighter.
+
+    Counted from when the clock started, so a ticket that became urgent may now be overdue; the
+    next sweep then sends what that means.
+    """
+    if not ticket.clock or ticket.due_at is None or not ticket.clock_target_seconds:
+        return
+    target = city.sla_for(ticket.category).target(ticket.clock, ticket.priority).total_seconds()
+    if target >= ticket.clock_target_seconds:
+        return
+    calendar = calendars(ticket.sla_calendar)
+    started = calendar.add(as_utc(ticket.due_at), -ticket.clock_target_seconds)
+    ticket.due_at = calendar.add(started, target)
+    ticket.clock_target_seconds = int(target)
+    if ticket.paused_at is None:
+        ticket.next_alert_at = next_alert(ticket, city=city, calendars=calendars)
+
+
 def stop_clock(ticket: Ticket) -> None:
     ticket.clock = None
     ticket.clock_target_seconds = None
@@ -164,6 +183,7 @@ __all__ = [
     "next_alert",
     "pause_clock",
     "resume_clock",
+    "retarget",
     "stage_time",
     "start_clock",
     "stop_clock",

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import InviteCode, OutboxMessage, OutboxStatus, Role, Staff, Ticket, UnitState
+from models import InviteCode, LinkRequest, OutboxMessage, OutboxStatus, Role, Staff, Ticket, UnitState
 from models.tickets import OPEN_STATUSES
 from workflows.city_config import CityConfig
 
@@ -100,6 +100,9 @@ async def redeem_invite(
         return None
     invite.used_by = user_id
     invite.used_at = now
+    existing = await staff_by_user(session=session, channel=channel, user_id=user_id)
+    if existing is not None and existing.role == Role.ADMIN:
+        return existing  # an admin stays an admin (and may act for every unit anyway)
     return await add_staff(
         session=session,
         channel=channel,
@@ -147,6 +150,49 @@ async def link_group(
     state.linked_at = now
     await session.flush()
     return before
+
+
+async def refresh_group_title(*, session: AsyncSession, chat_id: str, title: str | None) -> None:
+    """Keep a linked group's title current (a link approved from a private chat has none yet)."""
+    if not title:
+        return
+    await session.exec(
+        update(UnitState)
+        .where(col(UnitState.chat_id) == chat_id, col(UnitState.chat_title).is_distinct_from(title[:128]))
+        .values(chat_title=title[:128])
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def request_link(
+    *, session: AsyncSession, channel: str, chat_id: str, unit: str, title: str | None, by: str, now: datetime
+) -> None:
+    """Remember a group's request to be linked to a unit (the newest request per group counts)."""
+    request = await session.get(LinkRequest, chat_id)
+    if request is None:
+        request = LinkRequest(chat_id=chat_id, unit=unit, requested_by=by, requested_at=now)
+        session.add(request)
+    request.channel, request.unit, request.requested_by, request.requested_at = channel, unit, by, now
+    request.chat_title = (title or "")[:128] or None
+    await session.flush()
+
+
+async def approve_link(*, session: AsyncSession, chat_id: str, by: str, now: datetime) -> LinkRequest | None:
+    """Link the group as it asked; None if there is no such request (already approved, or stale)."""
+    request = await session.get(LinkRequest, chat_id, with_for_update=True)
+    if request is None:
+        return None
+    await link_group(
+        session=session,
+        unit=request.unit,
+        channel=request.channel,
+        chat_id=chat_id,
+        title=request.chat_title,
+        by=by,
+        now=now,
+    )
+    await session.delete(request)
+    return request
 
 
 async def unit_of_group(*, session: AsyncSession, chat_id: str) -> str | None:

@@ -30,6 +30,15 @@ def upgrade() -> None:
     sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('code_hash')
     )
+    op.create_table('link_requests',
+    sa.Column('chat_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('unit', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('chat_title', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
+    sa.Column('requested_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('chat_id')
+    )
     op.create_table('job_runs',
     sa.Column('job', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -163,5 +172,6 @@ def downgrade() -> None:
 
     op.drop_table('staff')
     op.drop_table('job_runs')
+    op.drop_table('link_requests')
     op.drop_table('invite_codes')
     # ### end Alembic commands ###
