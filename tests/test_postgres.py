@@ -33,11 +33,19 @@ from tests.test_intake_dialog import (
     test_restart_in_the_middle_resumes_where_the_citizen_was,
     tickets_in,
 )
+from tests.test_sla_alerts import (
+    test_one_reminder_per_threshold_then_escalations_each_once,
+    test_waiting_for_the_citizen_pauses_the_clock,
+)
+from tests.test_workflow_dialog import test_a_ticket_travels_from_citizen_to_group_and_back
 
 # The same dialogs as on SQLite, collected here again so they run on this module's database.
 __all__ = [
+    "test_a_ticket_travels_from_citizen_to_group_and_back",
     "test_duplicate_delivery_is_handled_once",
+    "test_one_reminder_per_threshold_then_escalations_each_once",
     "test_restart_in_the_middle_resumes_where_the_citizen_was",
+    "test_waiting_for_the_citizen_pauses_the_clock",
 ]
 
 
@@ -260,3 +268,39 @@ async def test_two_instances_with_different_first_events_of_a_new_chat_both_answ
     payloads = await outbox_payloads(db, "1002")
     assert len(payloads) >= 2
     assert all("Cara menggunakan" in p.get("text", "") for p in payloads if p["kind"] == "text")
+
+
+async def test_two_instances_sweeping_at_once_send_each_alert_once(
+    db: Database, deps: Deps, citizen: Callable[..., Dialog], postgres_url: str
+) -> None:
+    """Row locks with SKIP LOCKED: two sweeps over the same due tickets never double an alert."""
+    from datetime import timedelta
+
+    from sqlmodel import func
+
+    from handlers import alerts
+
+    for number in range(6):  # six places far enough apart not to be offered "me too"
+        warga = citizen(user_id=str(7100 + number))
+        await warga.say("/start")
+        await warga.press("Buat pengaduan")
+        await warga.press("Sampah")
+        await warga.say("Sampah menumpuk di pinggir jalan, sudah seminggu")
+        await warga.share_location(-6.2001 - number * 0.01, 106.8167)
+        await warga.press("Lewati")
+        await warga.press("Anonim")
+        await warga.press("Kirim pengaduan")
+    deps.clock.advance(timedelta(hours=4))  # type: ignore[attr-defined]  # every ticket reaches 50%
+    other = Database(postgres_url)
+    try:
+        sent = await asyncio.gather(alerts.sweep(db, deps), alerts.sweep(other, deps))
+    finally:
+        await other.dispose()
+    assert sum(sent) == 6
+    async with db.sessions() as session:
+        reminders = (
+            await session.exec(
+                select(func.count()).select_from(TicketEvent).where(TicketEvent.action == "reminder")
+            )
+        ).one()
+    assert reminders == 6
