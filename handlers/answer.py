@@ -12,7 +12,7 @@ from handlers import menu, ticket_actions
 from handlers.context import Turn
 from handlers.messages import InboundKind
 from handlers.states import State
-from models import Ticket, TicketFollower, TicketStatus
+from models import Ticket, TicketStatus
 from models.queries import ticket_for_message
 from models.tickets import OPEN_STATUSES
 from workflows import lifecycle
@@ -29,14 +29,10 @@ async def own_open_ticket(turn: Turn, ticket_id: int) -> Ticket | None:
 
 
 async def waiting_question(turn: Turn) -> Ticket | None:
-    """The citizen's newest ticket that waits for their answer, if any."""
-    followed = select(TicketFollower.ticket_id).where(TicketFollower.citizen_id == turn.citizen.id)
+    """The citizen's newest ticket that waits for their answer (as its reporter), if any."""
     query = (
         select(Ticket)
-        .where(
-            Ticket.status == TicketStatus.WAITING_CITIZEN,
-            (col(Ticket.citizen_id) == turn.citizen.id) | col(Ticket.id).in_(followed),
-        )
+        .where(Ticket.status == TicketStatus.WAITING_CITIZEN, Ticket.citizen_id == turn.citizen.id)
         .order_by(col(Ticket.updated_at).desc())
     )
     return (await turn.session.exec(query)).first()
@@ -93,7 +89,7 @@ async def deliver(turn: Turn, ticket: Ticket) -> None:
         turn.say("answer.empty", reference=ticket.reference)
         return
     desk = turn.desk
-    if ticket.status == TicketStatus.WAITING_CITIZEN and text:
+    if ticket.status == TicketStatus.WAITING_CITIZEN and text and ticket.citizen_id == turn.citizen.id:
         assert turn.citizen.id is not None
         try:
             await ticket_actions.perform(

@@ -128,7 +128,7 @@ async def link(turn: GroupTurn, unit: str) -> None:
         )
         approve = Button(
             label=turn.deps.texts.plain("admin.link_approve", turn.deps.staff_language),
-            payload=f"a|link:{inbound.chat_id}",
+            payload=f"a|link:{unit}:{inbound.chat_id}",
         )
         turn.mail.send(admin.channel, admin.user_id, OutText(text=text, buttons=((approve,),)))
     turn.say("group.link_requested")
@@ -173,7 +173,10 @@ async def on_reply(turn: GroupTurn) -> None:
         return
     actor = Actor.of_staff(turn.staff) if turn.staff else Actor("citizen")
     if turn.staff is None or not actor.may_act_for(ticket.unit):
-        turn.say("refused.other_unit_reply", unit=ticket.unit)
+        turn.say(
+            "refused.other_unit_reply",
+            unit=staff_rules.unit_name(turn.deps.city, ticket.unit, turn.deps.staff_language),
+        )
         return
     text = (inbound.text or "").strip()
     if inbound.kind == InboundKind.PHOTO and inbound.media:

@@ -548,12 +548,17 @@ async def offer_me_too(turn: Turn, draft: Draft) -> bool:
     if existing is None:
         return False
     category = city.category(existing.category)
+    assert existing.latitude is not None and existing.longitude is not None
+    assert draft.latitude is not None and draft.longitude is not None
+    # what is public about it: never its words, its photos or who filed it
     summary = turn.t(
         "intake.me_too.summary",
         emoji=category.emoji,
         category=category.name.get(turn.lang),
         status=turn.t(f"ticket_status.{existing.status}"),
-        description=existing.description[:200],
+        distance=round(
+            duplicates.distance_m(draft.latitude, draft.longitude, existing.latitude, existing.longitude)
+        ),
         filed=local_time(turn, existing.created_at),
     )
     offer = {

@@ -9,6 +9,7 @@ photo, then acts. Commands: /join CODE (anyone with an invite), /tugas (my ticke
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import ticket_actions
@@ -21,10 +22,11 @@ from models import Conversation, Role, Staff, Ticket
 from models.queries import conversation_for_update, ticket_for_message
 from workflows import lifecycle
 from workflows import staff as staff_rules
-from workflows.city_config import parse_duration
+from workflows.city_config import CityConfig, parse_duration
 from workflows.lifecycle import Action, Actor, Refused
 
 NOTE_ACTIONS = (Action.ASK, Action.RESOLVE, Action.REJECT, Action.TRANSFER)
+PROMPT_VALID = timedelta(hours=2)  # an unanswered prompt lapses: later text is not taken as its note
 
 COMMANDS = {
     "join": "join",
@@ -41,11 +43,15 @@ COMMANDS = {
     "pause": "pause",
     "lanjut": "resume",
     "resume": "resume",
+    "detail": "detail",
+    "details": "detail",
 }
 
 
-def refusal(texts: Translator, lang: str, refused: Refused) -> str:
+def refusal(texts: Translator, lang: str, refused: Refused, city: CityConfig | None = None) -> str:
     params: dict[str, Any] = dict(refused.params)
+    if city is not None and params.get("unit") in city.units:
+        params["unit"] = city.units[params["unit"]].short
     if "status" in params:
         params["status"] = texts(f"staff_status.{params['status']}", lang)
     return texts(refused.reason, lang, **params)
@@ -66,11 +72,12 @@ async def start_action(
             await ticket_actions.perform(desk, ticket, action, actor)
             return
     except Refused as refused:
-        reply("refused.wrapper", reason=Safe(refusal(desk.deps.texts, lang, refused)))
+        reply("refused.wrapper", reason=Safe(refusal(desk.deps.texts, lang, refused, desk.deps.city)))
         return
     conversation = await _private_conversation(desk, staff)
     conversation.step += 1
-    conversation.data = {**conversation.data, "officer": {"action": action.value, "ticket": ticket.id}}
+    pending = {"action": action.value, "ticket": ticket.id, "since": desk.now.isoformat()}
+    conversation.data = {**conversation.data, "officer": pending}
     if action == Action.TRANSFER:
         conversation.state = State.OFFICER_UNIT.value
         prompt = await transfer_prompt(desk, ticket, conversation.step)
@@ -144,6 +151,22 @@ async def on_pending(turn: Turn) -> None:
         _finish(turn)
         return
     inbound = turn.inbound
+    since = turn.data["officer"].get("since")
+    if since and turn.desk.now - datetime.fromisoformat(since) > PROMPT_VALID:
+        _finish(turn)
+        turn.say("officer.expired", reference=ticket.reference)
+        return
+    if inbound.reply_to_message_id and inbound.kind != InboundKind.BUTTON:
+        replied = await ticket_for_message(
+            session=turn.session,
+            channel=inbound.channel.value,
+            chat_id=inbound.chat_id,
+            message_id=inbound.reply_to_message_id,
+        )
+        if replied is not None and replied != ticket.id:
+            turn.say("officer.other_prompt", reference=ticket.reference)
+            await reprompt(turn)
+            return
     if inbound.kind == InboundKind.BUTTON:
         scope, _, choice = (inbound.payload or "").partition("|")
         if scope != str(turn.conversation.step):
@@ -165,7 +188,8 @@ async def on_pending(turn: Turn) -> None:
             await reprompt(turn)
         return
     text = (inbound.text or "").strip()
-    if inbound.kind == InboundKind.COMMAND and inbound.command in ("batal", "cancel"):
+    cancel_word = inbound.kind == InboundKind.TEXT and turn.means("cancel", text)
+    if cancel_word or (inbound.kind == InboundKind.COMMAND and inbound.command in ("batal", "cancel")):
         _finish(turn)
         turn.say("officer.cancelled", reference=ticket.reference)
         return
@@ -226,10 +250,27 @@ async def _act(
             await reprompt(turn)
             return
         _finish(turn)
-        turn.say("refused.wrapper", reason=Safe(refusal(turn.deps.texts, turn.lang, refused)))
+        turn.say("refused.wrapper", reason=Safe(refusal(turn.deps.texts, turn.lang, refused, turn.deps.city)))
         return
     _finish(turn)
+    groups = {p.group_id for p in proof if p.group_id}
+    if action == Action.RESOLVE and groups:
+        # the rest of an album (before/after photos) arrives as separate messages after this one
+        turn.set_data(proof_album={"group": groups.pop(), "ticket": ticket.id})
     turn.say(f"officer.done.{action.value}", reference=ticket.reference)
+
+
+async def more_proof(turn: Turn) -> bool:
+    """A photo of the album whose first photo resolved a ticket: more proof, not a new complaint."""
+    album = turn.data.get("proof_album") or {}
+    media = turn.inbound.media
+    if not media or not album or media[0].group_id != album.get("group") or turn.staff is None:
+        return False
+    ticket = await turn.session.get(Ticket, int(album["ticket"]))
+    if ticket is None:
+        return False
+    await ticket_actions.add_proof(turn.desk, ticket, media)
+    return True
 
 
 async def on_private_reply(turn: Turn) -> bool:
@@ -276,6 +317,9 @@ async def on_command(turn: Turn, action: str, args: str) -> bool:
             return True
         turn.send(OutText(text=await queue_text(turn.desk, unit=staff.unit, lang=turn.lang)))
         return True
+    if action == "detail":
+        await detail(turn, args)
+        return True
     if staff.role != Role.ADMIN:
         turn.say("officer.admin_only")
         return True
@@ -286,6 +330,30 @@ async def on_command(turn: Turn, action: str, args: str) -> bool:
     elif action in ("pause", "resume"):
         await pause(turn, args, paused=action == "pause")
     return True
+
+
+async def detail(turn: Turn, args: str) -> None:
+    """/detail REF: the whole ticket again, privately (a confidential one only to its holder or an admin)."""
+    from sqlmodel import select
+
+    from workflows.references import find_reference
+
+    staff = turn.staff
+    assert staff is not None
+    reference = find_reference(args)
+    ticket = (
+        (await turn.session.exec(select(Ticket).where(Ticket.reference == reference))).first()
+        if reference
+        else None
+    )
+    allowed = ticket is not None and Actor.of_staff(staff).may_act_for(ticket.unit)
+    if ticket is not None and ticket.identity == "confidential" and staff.role != Role.ADMIN:
+        allowed = allowed and ticket.holder_staff_id == staff.id
+    if ticket is None or not allowed:
+        turn.say("officer.detail_usage")
+        return
+    assert staff.id is not None
+    await ticket_actions.send_details(turn.desk, ticket, staff.id)
 
 
 async def join(turn: Turn, code: str) -> None:
@@ -378,14 +446,15 @@ async def pause(turn: Turn, args: str, *, paused: bool) -> None:
     )
 
 
-async def approve_link(turn: Turn, chat_id: str) -> None:
-    """An admin pressed "approve" under a group's /link request."""
+async def approve_link(turn: Turn, value: str) -> None:
+    """An admin pressed "approve" under a group's /link request ("unit:chat id")."""
+    unit, _, chat_id = value.partition(":")
     staff = turn.staff
     if staff is None or staff.role != Role.ADMIN:
         turn.say("officer.admin_only")
         return
     request = await staff_rules.approve_link(
-        session=turn.session, chat_id=chat_id, by=str(staff.id), now=turn.desk.now
+        session=turn.session, chat_id=chat_id, unit=unit, by=str(staff.id), now=turn.desk.now
     )
     if request is None:
         turn.say("admin.link_stale")

@@ -59,6 +59,8 @@ async def step(turn: Turn) -> None:
         turn.say("unsupported.edited")
         await reprompt(turn)
         return
+    if inbound.kind == InboundKind.PHOTO and await officer.more_proof(turn):
+        return
     if turn.state in OFFICER_STATES and not (
         inbound.kind == InboundKind.COMMAND and inbound.command not in ("batal", "cancel")
     ):

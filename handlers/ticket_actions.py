@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from handlers import cards
 from handlers.context import MENU, Desk
+from handlers.i18n import Safe
 from handlers.messages import Button, Channel, Location, MediaRef, OutEdit, OutLocation, OutMedia, OutText
 from models import Attachment, Citizen, Identity, Role, Staff, Ticket, TicketEvent
 from models.queries import latest_link
@@ -84,10 +85,11 @@ async def tell_citizens(
     buttons: Sequence[Sequence[Button]] = (),
     media: Sequence[MediaRef] = (),
     role: str = "notice",
+    reporter_only: bool = False,
     **params: Any,
 ) -> None:
-    """A notice to the reporter and everyone who joined, each in their language."""
-    for citizen in await duplicates.followers(session=desk.session, ticket=ticket):
+    """A notice to the reporter and everyone who joined (or the reporter only), each in their language."""
+    for citizen in await _audience(desk, ticket, reporter_only=reporter_only):
         lang = citizen.language
         unit = staff_rules.unit_name(desk.deps.city, ticket.unit, lang)
         text = desk.deps.texts(key, lang, reference=ticket.reference, unit=unit, **params)
@@ -102,6 +104,13 @@ async def tell_citizens(
             desk.mail.send(
                 citizen.channel, citizen.chat_id, OutMedia(media=item), ticket_id=ticket.id, role=role
             )
+
+
+async def _audience(desk: Desk, ticket: Ticket, *, reporter_only: bool) -> list[Citizen]:
+    if reporter_only:
+        reporter = await desk.session.get(Citizen, ticket.citizen_id)
+        return [reporter] if reporter else []
+    return await duplicates.followers(session=desk.session, ticket=ticket)
 
 
 def answer_button(ticket: Ticket) -> Button:
@@ -213,8 +222,29 @@ async def send_details(desk: Desk, ticket: Ticket, staff_id: int) -> None:
     reporter = await desk.session.get(Citizen, ticket.citizen_id)
     photos = await _photos(desk, ticket, added_by="citizen")
     text = cards.details_text(desk, ticket, reporter=reporter, photos=len(photos))
+    said = await _reporter_messages(desk, ticket)
+    if said:
+        lines = "\n".join(desk.staff_text("card.said_line", text=note) for note in said)
+        text += "\n\n" + desk.staff_text("card.said", lines=Safe(lines))
     desk.mail.send(officer.channel, officer.user_id, OutText(text=text), ticket_id=ticket.id, role="details")
     await _send_place_and_photos(desk, ticket, officer.channel, officer.user_id, photos)
+
+
+async def _reporter_messages(desk: Desk, ticket: Ticket) -> list[str]:
+    """What the reporter has written to the unit since filing (answers, additions), oldest first."""
+    from sqlmodel import col
+
+    query = (
+        select(TicketEvent.note)
+        .where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.actor_kind == "citizen",
+            col(TicketEvent.action).in_(["answered", "citizen_message"]),
+            col(TicketEvent.note).is_not(None),
+        )
+        .order_by(col(TicketEvent.id))
+    )
+    return [note for note in await desk.session.exec(query) if note]
 
 
 async def to_unit_thread(
@@ -266,7 +296,9 @@ async def relay_to_citizens(
         )
     )
     signature_name = officer.display_name if city.officers.sign_with_name and officer.display_name else None
-    for citizen in await duplicates.followers(session=desk.session, ticket=ticket):
+    for citizen in await _audience(
+        desk, ticket, reporter_only=True
+    ):  # a reply to the card is to the reporter
         lang = citizen.language
         unit = staff_rules.unit_name(city, ticket.unit, lang)
         sign = (
@@ -316,7 +348,33 @@ async def citizen_message(
                 created_at=desk.now,
             )
         )
-    await to_unit_thread(desk, ticket, "thread.citizen_message", text=text or "📷", media=media)
+    key = "thread.citizen_message" if citizen.id == ticket.citizen_id else "thread.follower_message"
+    await to_unit_thread(desk, ticket, key, text=text or "📷", media=media)
+
+
+async def add_proof(desk: Desk, ticket: Ticket, media: Sequence[MediaRef]) -> None:
+    """Further photos of a resolution (the rest of an album): kept and shown to the citizens."""
+    for item in media:
+        desk.session.add(
+            Attachment(
+                ticket_id=ticket.id or 0,
+                kind="photo",
+                channel=Channel.TELEGRAM.value,
+                file_id=item.file_id,
+                unique_id=item.unique_id,
+                added_by="officer",
+                created_at=desk.now,
+            )
+        )
+    for citizen in await duplicates.followers(session=desk.session, ticket=ticket):
+        for item in media:
+            desk.mail.send(
+                citizen.channel,
+                citizen.chat_id,
+                OutMedia(media=item, caption=ticket.reference),
+                ticket_id=ticket.id,
+                role="notice",
+            )
 
 
 async def count_open(desk: Desk, unit: str) -> int:

@@ -98,6 +98,7 @@ async def test_a_second_citizen_nearby_joins_and_both_hear_the_progress(
     assert "sudah dilaporkan di dekat lokasi Anda" in budi.text
     assert reference in budi.text and "Sampah" in budi.text
     assert "1 warga melapor" in budi.text
+    assert "TPS Jl. Melati" not in budi.text and "Siti" not in budi.text  # never the other's words or name
     assert offered(budi) and any("kirim laporan baru" in b.label for b in budi.buttons)
     assert len(await all_tickets(db)) == 1  # nothing filed while the citizen decides
 
@@ -121,13 +122,14 @@ async def test_a_second_citizen_nearby_joins_and_both_hear_the_progress(
     assert any(isinstance(s.action, OutMedia) and s.action.media.file_id == "photo-B" for s in thread)
     assert "Dilaporkan oleh 2 warga" in desk.card(GROUP, card_id).text
 
-    # the officer accepts, then replies: both citizens are told, each once
+    # the officer accepts: both citizens are told, each once; a reply to the card is for the reporter
     await desk.press_label(GROUP, OFFICER, "Terima")
-    await desk.say(GROUP, OFFICER, "Truk sampah datang besok pagi", reply_to=card_id)
+    await desk.say(GROUP, OFFICER, "Bu Siti, rumah nomor berapa?", reply_to=card_id)
     for chat in (SITI, BUDI):
         told = texts(desk.channel.to(chat))
         assert told.count(f"<b>{reference}</b> sudah diterima oleh Dinas Lingkungan Hidup") == 1, chat
-        assert told.count("Truk sampah datang besok pagi") == 1, chat
+    assert texts(desk.channel.to(SITI)).count("Bu Siti, rumah nomor berapa?") == 1
+    assert "rumah nomor berapa" not in texts(desk.channel.to(BUDI))
 
 
 async def test_declining_files_a_new_ticket(citizen: Callable[..., Dialog], db: Database) -> None:

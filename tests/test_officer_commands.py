@@ -327,7 +327,7 @@ async def test_an_officer_of_another_unit_is_refused_at_every_button(
     await desk.flush()
     for label in ("Terima", "Alihkan", "Tolak"):
         refusal = texts(await desk.press_label(GROUP, OUTSIDER, label))
-        assert "unit lain" in refusal and "dlh" in refusal, label
+        assert "unit lain" in refusal and "(DLH)" in refusal, label
     assert not desk.new(OUTSIDER)  # no private prompt was opened
     await desk.press_label(GROUP, OFFICER, "Terima")
     for label in ("Tanya pelapor", "Selesai"):

@@ -4,7 +4,7 @@
 |----------|---------------------------------------------|-----------------|------------------------------|
 | accept   | submitted, reopened                         | in_progress     | staff of the unit, admin     |
 | ask      | in_progress                                 | waiting_citizen | staff of the unit, admin     |
-| answer   | waiting_citizen                             | in_progress     | the reporter (or a follower) |
+| answer   | waiting_citizen                             | in_progress     | the reporter                 |
 | transfer | submitted, in_progress, waiting, reopened   | submitted       | staff of the unit, admin     |
 | resolve  | in_progress, waiting_citizen                | resolved        | staff of the unit, admin     |
 | reject   | submitted, in_progress, waiting, reopened   | rejected        | staff of the unit, admin     |
@@ -143,8 +143,8 @@ async def apply(
 ) -> Change:
     """Check and apply one action to a ticket, writing its event; raise Refused otherwise."""
     rule = check(ticket, action, actor, note)
-    if actor.kind == "citizen" and not await is_reporter(session, ticket, actor.id):
-        raise Refused("refused.not_yours")
+    if actor.kind == "citizen" and ticket.citizen_id != actor.id:
+        raise Refused("refused.not_yours")  # those who joined follow the ticket; the reporter speaks for it
     if action == Action.TRANSFER:
         if to_unit is None or to_unit not in city.units:
             raise Refused("refused.no_such_unit")

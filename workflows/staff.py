@@ -177,10 +177,13 @@ async def request_link(
     await session.flush()
 
 
-async def approve_link(*, session: AsyncSession, chat_id: str, by: str, now: datetime) -> LinkRequest | None:
-    """Link the group as it asked; None if there is no such request (already approved, or stale)."""
+async def approve_link(
+    *, session: AsyncSession, chat_id: str, unit: str, by: str, now: datetime
+) -> LinkRequest | None:
+    """Link the group as it asked; None if there is no such request for that unit (already approved,
+    or replaced by a request for another unit, which has its own button)."""
     request = await session.get(LinkRequest, chat_id, with_for_update=True)
-    if request is None:
+    if request is None or request.unit != unit:
         return None
     await link_group(
         session=session,

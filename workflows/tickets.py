@@ -171,7 +171,8 @@ async def public_timeline(
 ) -> list[TicketEvent]:
     """The events a citizen sees, oldest first: the same record officers keep.
 
-    What another citizen of the ticket (the reporter, or one who joined) wrote is left out.
+    What another citizen of the ticket wrote is left out; so, for a citizen who joined, are the
+    exchanges between the unit and the reporter (questions, answers, messages).
     """
     query = (
         select(TicketEvent)
@@ -181,10 +182,11 @@ async def public_timeline(
     events = list(await session.exec(query))
     if viewer is None:
         return events
+    own = str(viewer.id)
+    if ticket.citizen_id != viewer.id:
+        events = [e for e in events if e.action not in ("question", "officer_message", "answered")]
     return [
-        e
-        for e in events
-        if not (e.actor_kind == "citizen" and e.actor_id != str(viewer.id) and e.action != "submitted")
+        e for e in events if not (e.actor_kind == "citizen" and e.actor_id != own and e.action != "submitted")
     ]
 
 
