@@ -191,6 +191,7 @@ async def _announce(
             question=note or "",
             buttons=[[answer_button(ticket)]],
             role="question",
+            reporter_only=True,  # a question about the report is for the one who made it
         )
     elif action == Action.ANSWER:
         await to_unit_thread(desk, ticket, "thread.citizen_answer", text=note or "")

@@ -310,3 +310,21 @@ async def test_a_confidential_report_is_not_offered_to_join_a_public_ticket(
     await desk.flush()
     group = texts(desk.new(GROUP))
     assert "RT 05" not in group and "tetangga saya" not in group and "photo-secret" not in group
+
+
+async def test_the_units_question_goes_to_the_reporter_only(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database
+) -> None:
+    await filed(citizen(SITI))
+    budi = citizen(BUDI)
+    await report(budi, NEARBY)
+    await budi.press("Ikut melapor")
+    await desk.flush()
+    await desk.press_label(GROUP, OFFICER, "Terima")
+    await desk.press_label(GROUP, OFFICER, "Tanya pelapor")
+    await desk.say(OFFICER, OFFICER, "Bu Siti, di depan rumah nomor berapa?")
+    assert "di depan rumah nomor berapa" in texts(desk.channel.to(SITI))
+    assert "di depan rumah nomor berapa" not in texts(desk.channel.to(BUDI))
+    await budi.say("Nomor 12")  # Budi is not asked: his words are an addition, not the answer
+    [ticket] = await all_tickets(db)
+    assert ticket.status == "waiting_citizen"
