@@ -81,6 +81,24 @@ class Dialog:
             media=(MediaRef(kind="photo", file_id=file_id, unique_id=file_id),),
         )
 
+    async def file_complaint(
+        self,
+        description: str,
+        *,
+        category: str = "Sampah",
+        at: tuple[float, float] = (-6.2001, 106.8167),
+        identity: str = "Publik",
+    ) -> list[Outbound]:
+        """The whole path from the menu: a category, the words, a shared location, no photo, send."""
+        await self.say("/start")
+        await self.press("Buat pengaduan")
+        await self.press(category)
+        await self.say(description)
+        await self.share_location(*at)
+        await self.press("Lewati")
+        await self.press(identity)
+        return await self.press("Kirim pengaduan")
+
     async def other(self, kind: InboundKind) -> list[Outbound]:
         return await self.send(kind=kind)
 

@@ -39,14 +39,9 @@ async def test_a_reply_to_another_tickets_prompt_is_not_applied_to_the_pending_o
     first = await file_rubbish_complaint(citizen())
     await desk.flush()
     second_warga = citizen(user_id="2002")
-    await second_warga.say("/start")
-    await second_warga.press("Buat pengaduan")
-    await second_warga.press("Sampah")
-    await second_warga.say("Sampah berserakan di taman kota, sudah dua hari")
-    await second_warga.share_location(-6.24, 106.85)
-    await second_warga.press("Lewati")
-    await second_warga.press("Anonim")
-    await second_warga.press("Kirim pengaduan")
+    await second_warga.file_complaint(
+        "Sampah berserakan di taman kota, sudah dua hari", at=(-6.24, 106.85), identity="Anonim"
+    )
     await desk.flush()
     second = next(t for t in await _references(db) if t != first)
     await desk.press(GROUP, OFFICER, f"t|accept|{await _id(db, first)}")
@@ -118,14 +113,9 @@ async def test_an_officer_gets_a_confidential_reporters_earlier_messages_on_acce
     citizen: Callable[..., Dialog], desk: Desk
 ) -> None:
     warga = citizen()
-    await warga.say("/start")
-    await warga.press("Buat pengaduan")
-    await warga.press("Sampah")
-    await warga.say("Oknum petugas kebersihan minta uang tiap minggu di TPS Melati")
-    await warga.share_location(-6.2001, 106.8167)
-    await warga.press("Lewati")
-    await warga.press("Rahasia")
-    await warga.press("Kirim pengaduan")
+    await warga.file_complaint(
+        "Oknum petugas kebersihan minta uang tiap minggu di TPS Melati", identity="Rahasia"
+    )
     await desk.flush()
     await warga.press("Tiket saya")
     await warga.press_payload("m|ans:1")

@@ -282,14 +282,11 @@ async def test_two_instances_sweeping_at_once_send_each_alert_once(
 
     for number in range(6):  # six places far enough apart not to be offered "me too"
         warga = citizen(user_id=str(7100 + number))
-        await warga.say("/start")
-        await warga.press("Buat pengaduan")
-        await warga.press("Sampah")
-        await warga.say("Sampah menumpuk di pinggir jalan, sudah seminggu")
-        await warga.share_location(-6.2001 - number * 0.01, 106.8167)
-        await warga.press("Lewati")
-        await warga.press("Anonim")
-        await warga.press("Kirim pengaduan")
+        await warga.file_complaint(
+            "Sampah menumpuk di pinggir jalan, sudah seminggu",
+            at=(-6.2001 - number * 0.01, 106.8167),
+            identity="Anonim",
+        )
     deps.clock.advance(timedelta(hours=4))  # type: ignore[attr-defined]  # every ticket reaches 50%
     other = Database(postgres_url)
     try:

@@ -162,14 +162,11 @@ async def test_a_sweep_with_nothing_due_is_one_indexed_query(
 
     for number in range(3):  # three tickets, far enough apart not to be offered "me too"
         warga = citizen(user_id=str(6000 + number))
-        await warga.say("/start")
-        await warga.press("Buat pengaduan")
-        await warga.press("Sampah")
-        await warga.say("Sampah menumpuk di pinggir jalan, sudah seminggu")
-        await warga.share_location(-6.2001 - number * 0.01, 106.8167)
-        await warga.press("Lewati")
-        await warga.press("Anonim")
-        await warga.press("Kirim pengaduan")
+        await warga.file_complaint(
+            "Sampah menumpuk di pinggir jalan, sudah seminggu",
+            at=(-6.2001 - number * 0.01, 106.8167),
+            identity="Anonim",
+        )
     async with db.sessions() as session:
         assert len((await session.exec(select(Ticket))).all()) == 3
     statements: list[tuple[str, object]] = []

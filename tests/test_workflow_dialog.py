@@ -162,14 +162,9 @@ async def test_confidential_ticket_shows_only_its_reference_in_the_group(
     citizen: Callable[..., Dialog], desk: Desk
 ) -> None:
     warga = citizen()
-    await warga.say("/start")
-    await warga.press("Buat pengaduan")
-    await warga.press("Sampah")
-    await warga.say("Oknum petugas kebersihan minta uang tiap minggu di TPS Melati")
-    await warga.share_location(-6.2001, 106.8167)
-    await warga.press("Lewati")
-    await warga.press("Rahasia")
-    await warga.press("Kirim pengaduan")
+    await warga.file_complaint(
+        "Oknum petugas kebersihan minta uang tiap minggu di TPS Melati", identity="Rahasia"
+    )
     await desk.flush()
     group = desk.new(GROUP)
     assert len(group) == 1, "no location, no photo in the group"
@@ -197,14 +192,7 @@ async def test_unregistered_reply_to_a_card_is_refused_and_not_relayed(
 
 async def test_escaping_of_citizen_text_in_the_card(citizen: Callable[..., Dialog], desk: Desk) -> None:
     warga = citizen()
-    await warga.say("/start")
-    await warga.press("Buat pengaduan")
-    await warga.press("Sampah")
-    await warga.say("Sampah <script>alert(1)</script> & bau di TPS sudah 3 hari")
-    await warga.share_location(-6.2001, 106.8167)
-    await warga.press("Lewati")
-    await warga.press("Publik")
-    await warga.press("Kirim pengaduan")
+    await warga.file_complaint("Sampah <script>alert(1)</script> & bau di TPS sudah 3 hari")
     await desk.flush()
     card = desk.new(GROUP)[0].action
     assert isinstance(card, OutText)
@@ -227,14 +215,9 @@ async def test_officer_replies_privately_to_a_confidential_ticket(
     citizen: Callable[..., Dialog], desk: Desk
 ) -> None:
     warga = citizen()
-    await warga.say("/start")
-    await warga.press("Buat pengaduan")
-    await warga.press("Sampah")
-    await warga.say("Oknum petugas kebersihan minta uang tiap minggu di TPS Melati")
-    await warga.share_location(-6.2001, 106.8167)
-    await warga.press("Lewati")
-    await warga.press("Rahasia")
-    await warga.press("Kirim pengaduan")
+    await warga.file_complaint(
+        "Oknum petugas kebersihan minta uang tiap minggu di TPS Melati", identity="Rahasia"
+    )
     await desk.flush()
     await desk.press_label(GROUP, OFFICER, "Terima")
     details = [
