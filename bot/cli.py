@@ -200,6 +200,24 @@ def staff_add(
     typer.echo(_with_db(work))
 
 
+@staff_cli.command("remove")
+def staff_remove(user_id: Annotated[str, typer.Argument(help="the person's Telegram user id")]) -> None:
+    """Take someone's staff rights away (they left the unit); their tickets' history stays."""
+    from sqlmodel import select
+
+    from models import Staff
+
+    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
+        staff = (await session.exec(select(Staff).where(Staff.user_id == user_id))).first()
+        if staff is None or not staff.active:
+            typer.echo(f"{user_id} is not staff", err=True)
+            raise typer.Exit(1)
+        staff.active = False
+        return f"{user_id} is no longer staff"
+
+    typer.echo(_with_db(work))
+
+
 @staff_cli.command("list")
 def staff_list() -> None:
     """Everyone who is staff, by unit."""
