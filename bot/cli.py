@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -145,13 +145,16 @@ def _with_db(work: Callable[[AsyncSession, CityConfig, datetime], Awaitable[T]])
     from workflows.city_config import load_city_config
 
     city = load_city_config(city_config_path(settings), load_catalogues())
+    from workflows.clock import FileClock, SystemClock
+
+    clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
     async def _run() -> T:
         db = Database(settings.database_url)
         await db.migrate()
         try:
             async with db.transaction() as session:
-                return await work(session, city, datetime.now(UTC))
+                return await work(session, city, clock.now())
         finally:
             await db.dispose()
 
