@@ -10,23 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_city_config import broken, line_of
 from workflows.city_config import ConfigError, load_city_config, sample_config_path
-
-
-def broken(tmp_path: Path, old: str, new: str) -> Path:
-    """A copy of the sample city with the first `old` replaced by `new`."""
-    text = sample_config_path().read_text(encoding="utf-8")
-    assert old in text, old
-    path = tmp_path / "city.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
-
-
-def line_of(path: Path, needle: str) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(needle)
 
 
 def problem(path: Path) -> str:

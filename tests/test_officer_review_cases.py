@@ -13,12 +13,12 @@ from models.db import Database
 from tests.desk import ADMIN, GROUP, OFFICER, OUTSIDER, Desk, texts
 from tests.dialog import Dialog
 from tests.test_intake_dialog import file_rubbish_complaint
+from tests.test_workflow_dialog import ticket
 from workflows.clock import FrozenClock
 
 
 async def status_of(db: Database, reference: str) -> str:
-    async with db.sessions() as session:
-        return (await session.exec(select(Ticket).where(Ticket.reference == reference))).one().status
+    return (await ticket(db, reference)).status
 
 
 async def test_typing_batal_at_a_prompt_cancels_instead_of_becoming_the_reason(

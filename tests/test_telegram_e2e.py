@@ -109,8 +109,8 @@ async def api() -> AsyncIterator[FakeTelegramAPI]:
         yield server
 
 
-@pytest.fixture
-def bot_env(api: FakeTelegramAPI, tmp_path: Path) -> dict[str, str]:
+def bot_environment(api: FakeTelegramAPI, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `civicbot run` against the fake: this machine's, minus any real settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CIVICBOT_"))}
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
@@ -120,8 +120,14 @@ def bot_env(api: FakeTelegramAPI, tmp_path: Path) -> dict[str, str]:
         CIVICBOT_OUTBOX_POLL_SECONDS="0.2",
         CIVICBOT_OUTBOX_LEASE_SECONDS="2",  # a message in flight at the kill is retried after 2 s
         PYTHONUNBUFFERED="1",
+        **extra,
     )
     return env
+
+
+@pytest.fixture
+def bot_env(api: FakeTelegramAPI, tmp_path: Path) -> dict[str, str]:
+    return bot_environment(api, tmp_path)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ reminder, one escalation, and nothing repeated after the process is killed and s
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 from collections.abc import AsyncIterator
@@ -20,7 +19,7 @@ import pytest
 
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_updates import Call
-from tests.test_telegram_e2e import REFERENCE, STEP, TOKEN, BotProcess, TelegramCitizen
+from tests.test_telegram_e2e import REFERENCE, STEP, TOKEN, BotProcess, TelegramCitizen, bot_environment
 
 GROUP, ADMIN, OFFICER, HEAD, STRANGER, CITIZEN, NEIGHBOUR = -100700, 9001, 7001, 7002, 5555, 5001, 5002
 WIB = ZoneInfo("Asia/Jakarta")
@@ -47,20 +46,13 @@ def clock_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def env(api: FakeTelegramAPI, tmp_path: Path, clock_file: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CIVICBOT_"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE=api.base_url,
-        TELEGRAM_POLLING_TIMEOUT="1",
-        CIVICBOT_DATABASE_URL=f"sqlite:///{tmp_path}/bot.db",
-        CIVICBOT_OUTBOX_POLL_SECONDS="0.2",
-        CIVICBOT_OUTBOX_LEASE_SECONDS="2",
+    return bot_environment(
+        api,
+        tmp_path,
         CIVICBOT_ADMIN_IDS=str(ADMIN),
         CIVICBOT_CLOCK_FILE=str(clock_file),
         CIVICBOT_SLA_SWEEP_SECONDS="0.3",
-        PYTHONUNBUFFERED="1",
     )
-    return env
 
 
 @pytest.fixture
