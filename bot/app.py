@@ -16,7 +16,7 @@ from bot.channels.console import ConsoleAdapter, read_lines
 from bot.channels.telegram import TelegramAdapter, make_bot
 from bot.sender import OutboxSender
 from bot.settings import Settings
-from handlers import alerts
+from handlers import alerts, survey_sweep
 from handlers.context import Deps
 from handlers.i18n import Translator
 from handlers.pipeline import Pipeline
@@ -61,6 +61,14 @@ class App:
             max_instances=1,
             coalesce=True,
         )
+        self.scheduler.add_job(
+            self.survey_sweep,
+            "interval",
+            seconds=self.settings.sla_sweep_seconds,
+            id="survey-sweep",
+            max_instances=1,
+            coalesce=True,
+        )
         if self.city.digest.enabled:
             # checked every few minutes: the digest goes once its time has come on a working day,
             # by whichever instance gets there first (job_runs), also after a restart
@@ -79,6 +87,17 @@ class App:
         if sent:
             self.sender.wake()
         return sent
+
+    async def survey_sweep(self) -> int:
+        """Surveys to send, remind or give up on (handlers/survey_sweep.py)."""
+        try:
+            done = await survey_sweep.sweep(self.db, self.deps)
+        except Exception:
+            log.exception("survey sweep failed; the next one retries")
+            return 0
+        if done:
+            self.sender.wake()
+        return done
 
     async def daily_digest(self) -> int:
         now = self.deps.clock.now()

@@ -64,7 +64,7 @@ async def alert(desk: Desk, ticket: Ticket, stage: sla.Stage) -> None:
         )
         action = "reminder"
     else:
-        people = await _escalation_people(desk, ticket, stage.to)
+        people = await ticket_actions.escalation_people(desk, ticket, stage.to)
         recipients = [(p.channel, p.user_id) for p in people]
         unit = staff_rules.unit_name(desk.deps.city, ticket.unit, desk.deps.staff_language)
         text = desk.staff_text(
@@ -97,17 +97,6 @@ async def alert(desk: Desk, ticket: Ticket, stage: sla.Stage) -> None:
             },
         )
     )
-
-
-async def _escalation_people(desk: Desk, ticket: Ticket, to: str) -> list[Staff]:
-    """Supervisors of the unit (the admins when it has none), or the admins."""
-    if to == "supervisors":
-        people = await staff_rules.staff_of_unit(
-            session=desk.session, unit=ticket.unit, roles=[Role.SUPERVISOR]
-        )
-        if people:
-            return people
-    return await staff_rules.admins(session=desk.session)
 
 
 def _local_day(deps: Deps, now: datetime) -> datetime:

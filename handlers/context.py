@@ -22,6 +22,11 @@ from workflows.outbox import Priority
 from workflows.sla import Calendars
 
 MENU = "m"  # button payloads that work from any message: "m|action"
+SURVEY = "sv"  # a survey's answer buttons: "sv|<survey id>|<question>|<value>" (handlers/survey.py)
+
+
+def survey_payload(survey_id: int | None, question: str, value: str) -> str:
+    return f"{SURVEY}|{survey_id}|{question}|{value}"
 
 
 @dataclass(frozen=True)

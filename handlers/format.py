@@ -102,11 +102,19 @@ def ticket_text(turn: Turn, ticket: Ticket, events: list[TicketEvent], photos: i
             turn.t(
                 "ticket.event",
                 at=local_time(turn, event.at),
-                action=turn.t(f"event.{event.action}"),
+                action=turn.t(event_key(event)),
                 note=Safe(note),
             )
         )
     return "\n".join(lines)
+
+
+def event_key(event: TicketEvent) -> str:
+    """event.closed, or event.closed_no_feedback when the event says why."""
+    reason = (event.details or {}).get("reason")
+    return (
+        f"event.{event.action}_{reason}" if reason and event.action == "closed" else f"event.{event.action}"
+    )
 
 
 def ticket_line(turn: Turn, ticket: Ticket) -> str:

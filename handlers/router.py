@@ -17,13 +17,15 @@ Order of precedence, the same in every state:
 Besides the citizen's own flow: staff commands (/join, /tugas, /antrian and the admin ones,
 handlers/officer.py); an officer's pending action (its note, unit or proof photo) takes their
 next input; the "Reply" button, a Telegram reply to a ticket's message, or text at the menu while
-a question waits go to the unit (handlers/answer.py).
+a question waits go to the unit (handlers/answer.py). Survey buttons ("sv|…") work from any
+message; the survey's comment takes the next text; /stop and /survei turn surveys off and on
+(handlers/survey.py).
 """
 
 from __future__ import annotations
 
-from handlers import answer, intake, menu, officer, status
-from handlers.context import MENU, Turn
+from handlers import answer, intake, menu, officer, status, survey
+from handlers.context import MENU, SURVEY, Turn
 from handlers.format import example_reference
 from handlers.messages import InboundKind
 from handlers.states import INTAKE_STATES, OFFICER_STATES, State
@@ -47,6 +49,9 @@ COMMANDS = {
     "tiket": "tickets",
     "tickets": "tickets",
     "menu": "menu",
+    "stop": "surveys_off",
+    "survei": "surveys_on",
+    "surveys": "surveys_on",
 }
 
 
@@ -70,6 +75,10 @@ async def step(turn: Turn) -> None:
         if not (inbound.kind == InboundKind.TEXT and turn.means("cancel", inbound.text or "")):
             await answer.on_input(turn)
             return
+    if turn.state == State.SURVEY_COMMENT and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO):
+        if not (inbound.kind == InboundKind.TEXT and turn.means("cancel", inbound.text or "")):
+            if await survey.on_comment(turn):
+                return
     if inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and turn.state not in INTAKE_STATES:
         if await officer.on_private_reply(turn):
             return
@@ -129,12 +138,16 @@ async def menu_action(turn: Turn, action: str) -> None:
     elif name == "cancel":
         if turn.state in INTAKE_STATES:
             await intake.cancel(turn)
-        elif turn.state in (State.STATUS_REF, State.ANSWER):
+        elif turn.state in (State.STATUS_REF, State.ANSWER, State.SURVEY_COMMENT):
             turn.goto(State.IDLE)
             await menu.show_menu(turn, brief=True)
         else:
             turn.say("cancel.nothing")
             await menu.show_menu(turn, brief=True)
+    elif name == "surveys_off":
+        await survey.opt_out(turn)
+    elif name == "surveys_on":
+        await survey.opt_in(turn)
     elif name == "tickets":
         await status.show_my_tickets(turn)
     elif name == "tk":
@@ -153,7 +166,7 @@ async def menu_action(turn: Turn, action: str) -> None:
         await menu.ask_language(turn)
     else:
         turn.say("errors.stale_button")
-    if busy and name in ("tickets", "tk", "help", "menu"):
+    if busy and name in ("tickets", "tk", "help", "menu", "surveys_off", "surveys_on"):
         await intake.prompt(turn)  # back to the complaint being written
 
 
@@ -161,6 +174,11 @@ async def on_button(turn: Turn, payload: str) -> None:
     scope, _, action = payload.partition("|")
     if scope == MENU:
         await menu_action(turn, action)
+        return
+    if scope == SURVEY:
+        await survey.on_button(turn, payload)
+        if turn.state in INTAKE_STATES:
+            await intake.prompt(turn)  # back to the complaint being written
         return
     if scope == "a" and action.startswith("link:"):
         await officer.approve_link(turn, action.removeprefix("link:"))
@@ -212,6 +230,8 @@ async def idle_text(turn: Turn, text: str) -> None:
     waiting = None if find_reference(text) else await answer.waiting_question(turn)
     if waiting is not None and not turn.emergency:
         await answer.deliver(turn, waiting)
+    elif not turn.emergency and await survey.typed_verdict(turn, text):
+        pass  # "sudah beres" / "belum beres, …" answered the survey
     elif find_reference(text):
         await status.show_status(turn, text)
     elif turn.emergency:
@@ -246,5 +266,7 @@ async def reprompt(turn: Turn) -> None:
         await officer.reprompt(turn)
     elif turn.state == State.ANSWER:
         turn.say("answer.ask_again")
+    elif turn.state == State.SURVEY_COMMENT:
+        turn.say("survey.comment_empty")
     else:
         await menu.show_menu(turn, brief=True)

@@ -22,6 +22,7 @@ class State(StrEnum):
     OFFICER_NOTE = "officer.note"  # an officer writes the question, reason or resolution note
     OFFICER_UNIT = "officer.unit"  # an officer picks the unit to transfer to
     OFFICER_PROOF = "officer.proof"  # an officer sends the photo that proves the resolution
+    SURVEY_COMMENT = "survey.comment"  # the survey's comment: what is still wrong, or a suggestion
 
 
 INTAKE_STATES = frozenset(

@@ -14,12 +14,14 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from handlers import cards
-from handlers.context import MENU, Desk
+from handlers.cards import deadline_line
+from handlers.context import MENU, Desk, survey_payload
+from handlers.format import city_time
 from handlers.i18n import Safe
 from handlers.messages import Button, Channel, Location, MediaRef, OutEdit, OutLocation, OutMedia, OutText
 from models import Attachment, Citizen, Identity, Role, Staff, Ticket, TicketEvent
 from models.queries import latest_link
-from workflows import duplicates, lifecycle
+from workflows import duplicates, lifecycle, surveys
 from workflows import staff as staff_rules
 from workflows.lifecycle import Action, Actor, Change
 
@@ -86,16 +88,27 @@ async def tell_citizens(
     media: Sequence[MediaRef] = (),
     role: str = "notice",
     reporter_only: bool = False,
+    reporter_key: str | None = None,
+    reporter_buttons: Sequence[Sequence[Button]] | None = None,
+    skip_citizen: int | None = None,
     **params: Any,
 ) -> None:
-    """A notice to the reporter and everyone who joined (or the reporter only), each in their language."""
+    """A notice to the reporter and everyone who joined (or the reporter only), each in their language.
+
+    The reporter may get another text (`reporter_key`) and buttons of their own; `skip_citizen` is
+    left out (the one who acted, answered in their own chat already)."""
     for citizen in await _audience(desk, ticket, reporter_only=reporter_only):
+        if citizen.id == skip_citizen:
+            continue
         lang = citizen.language
+        is_reporter = citizen.id == ticket.citizen_id
         unit = staff_rules.unit_name(desk.deps.city, ticket.unit, lang)
-        text = desk.deps.texts(key, lang, reference=ticket.reference, unit=unit, **params)
+        own_key = reporter_key if is_reporter and reporter_key else key
+        text = desk.deps.texts(own_key, lang, reference=ticket.reference, unit=unit, **params)
+        own_buttons = reporter_buttons if is_reporter and reporter_buttons is not None else buttons
         rows = tuple(
             tuple(Button(label=desk.deps.texts.plain(b.label, lang), payload=b.payload) for b in row)
-            for row in buttons
+            for row in own_buttons
         )
         desk.mail.send(
             citizen.channel, citizen.chat_id, OutText(text=text, buttons=rows), ticket_id=ticket.id, role=role
@@ -127,6 +140,7 @@ async def perform(
     note: str | None = None,
     to_unit: str | None = None,
     proof: Sequence[MediaRef] = (),
+    details: dict[str, Any] | None = None,
 ) -> Change:
     """Apply an action and queue what it causes; raise lifecycle.Refused, changing nothing, if not allowed."""
     city = desk.deps.city
@@ -147,7 +161,7 @@ async def perform(
         now=desk.now,
         note=note,
         to_unit=to_unit,
-        details={"proof_photos": len(proof)} if proof else None,
+        details={**(details or {}), **({"proof_photos": len(proof)} if proof else {})} or None,
     )
     for item in proof:
         desk.session.add(
@@ -196,11 +210,97 @@ async def _announce(
     elif action == Action.ANSWER:
         await to_unit_thread(desk, ticket, "thread.citizen_answer", text=note or "")
     elif action == Action.RESOLVE:
-        await tell_citizens(desk, ticket, "notice.resolved", note=note or "", media=proof)
+        await _resolved(desk, ticket, note=note or "", proof=proof)
     elif action == Action.REJECT:
         await tell_citizens(desk, ticket, "notice.rejected", reason=note or "")
     elif action == Action.REOPEN:
-        await to_unit_thread(desk, ticket, "thread.reopened", text=note or "—")
+        await _reopened(desk, ticket, actor)
+    elif action == Action.CLOSE:
+        await _closed(desk, ticket, actor, reason=str(change.event.details.get("reason") or ""))
+
+
+async def _resolved(desk: Desk, ticket: Ticket, *, note: str, proof: Sequence[MediaRef]) -> None:
+    """Everyone is told; the reporter can say at once whether it is really fixed (the survey's
+    first question, which the survey asks again later if they do not)."""
+    survey = await surveys.schedule(
+        session=desk.session, ticket=ticket, city=desk.deps.city, calendars=desk.deps.calendars, now=desk.now
+    )
+    fixed_buttons = None
+    if survey is not None:
+        fixed_buttons = [
+            [
+                Button(label="survey.fixed_yes", payload=survey_payload(survey.id, surveys.FIXED, "y")),
+                Button(label="survey.fixed_no", payload=survey_payload(survey.id, surveys.FIXED, "n")),
+            ]
+        ]
+    await tell_citizens(
+        desk,
+        ticket,
+        "notice.resolved",
+        reporter_key="notice.resolved_reporter" if survey is not None else None,
+        reporter_buttons=fixed_buttons,
+        note=note,
+        media=proof,
+    )
+
+
+async def _reopened(desk: Desk, ticket: Ticket, actor: Actor) -> None:
+    """Back to the same unit with a new deadline; reopened too often, the supervisors are told."""
+    deadline = Safe(deadline_line(desk, ticket))
+    await to_unit_thread(desk, ticket, "thread.reopened", count=ticket.reopen_count, deadline=deadline)
+    due = city_time(desk.deps.city.city.timezone, ticket.due_at) if ticket.due_at else "—"
+    await tell_citizens(
+        desk, ticket, "notice.reopened", due=due, skip_citizen=actor.id if actor.kind == "citizen" else None
+    )
+    if ticket.reopen_count >= desk.deps.city.surveys.escalate_after_reopens:
+        await _escalate_reopened(desk, ticket, deadline)
+
+
+async def _escalate_reopened(desk: Desk, ticket: Ticket, deadline: Safe) -> None:
+    assert ticket.id is not None
+    people = await escalation_people(desk, ticket, "supervisors")
+    unit = staff_rules.unit_name(desk.deps.city, ticket.unit, desk.deps.staff_language)
+    text = desk.staff_text(
+        "alert.reopened_often",
+        reference=ticket.reference,
+        unit=unit,
+        count=ticket.reopen_count,
+        deadline=deadline,
+    )
+    for person in people:
+        desk.mail.send(person.channel, person.user_id, OutText(text=text), ticket_id=ticket.id, role="alert")
+    desk.session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=desk.now,
+            actor_kind="system",
+            action="escalated",
+            public=False,
+            details={"reason": "reopened", "reopened": ticket.reopen_count, "recipients": len(people)},
+        )
+    )
+
+
+async def _closed(desk: Desk, ticket: Ticket, actor: Actor, *, reason: str) -> None:
+    if reason == "confirmed":
+        await to_unit_thread(desk, ticket, "thread.confirmed")
+        key = "notice.closed_confirmed"
+    elif reason == "no_feedback":
+        key = "notice.closed_no_feedback"
+    else:
+        key = "notice.closed"
+    await tell_citizens(desk, ticket, key, skip_citizen=actor.id if actor.kind == "citizen" else None)
+
+
+async def escalation_people(desk: Desk, ticket: Ticket, to: str) -> list[Staff]:
+    """Supervisors of the unit (the admins when it has none), or the admins."""
+    if to == "supervisors":
+        people = await staff_rules.staff_of_unit(
+            session=desk.session, unit=ticket.unit, roles=[Role.SUPERVISOR]
+        )
+        if people:
+            return people
+    return await staff_rules.admins(session=desk.session)
 
 
 async def _card_in_old_group(desk: Desk, ticket: Ticket, change: Change) -> None:
@@ -323,7 +423,13 @@ async def relay_to_citizens(
 
 
 async def citizen_message(
-    desk: Desk, ticket: Ticket, citizen: Citizen, text: str, media: Sequence[MediaRef] = ()
+    desk: Desk,
+    ticket: Ticket,
+    citizen: Citizen,
+    text: str,
+    media: Sequence[MediaRef] = (),
+    *,
+    key: str | None = None,
 ) -> None:
     """A citizen adds to their ticket outside a question: recorded, and passed to the unit."""
     assert ticket.id is not None and citizen.id is not None
@@ -349,7 +455,8 @@ async def citizen_message(
                 created_at=desk.now,
             )
         )
-    key = "thread.citizen_message" if citizen.id == ticket.citizen_id else "thread.follower_message"
+    if key is None:
+        key = "thread.citizen_message" if citizen.id == ticket.citizen_id else "thread.follower_message"
     await to_unit_thread(desk, ticket, key, text=text or "📷", media=media)
 
 

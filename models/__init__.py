@@ -6,6 +6,7 @@ from models.inbound import ProcessedInbound
 from models.links import JobRun, MessageLink
 from models.outbox import OutboxMessage, OutboxStatus
 from models.staff import InviteCode, LinkRequest, Role, Staff, UnitState
+from models.surveys import Survey, SurveyStatus
 from models.tickets import (
     OPEN_STATUSES,
     Attachment,
@@ -31,6 +32,8 @@ __all__ = [
     "ProcessedInbound",
     "Role",
     "Staff",
+    "Survey",
+    "SurveyStatus",
     "Ticket",
     "TicketEvent",
     "TicketFollower",

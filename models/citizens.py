@@ -22,3 +22,5 @@ class Citizen(SQLModel, table=True):
     username: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     last_seen_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    # opted out of follow-up surveys (a button or /stop); None while they are welcome
+    surveys_off_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]

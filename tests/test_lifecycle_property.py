@@ -278,6 +278,7 @@ class Model:
     run: int = 0  # clock runs started
     accepted: int = 0
     officer_photos: int = 0
+    reopens: int = 0
     mail: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
@@ -533,8 +534,17 @@ class LifecycleMachine(RuleBasedStateMachine):
                 mail["photo", chat] += m.photos
         elif action == Action.ASK:
             mail["question", self._chat("reporter")] += 1  # the unit's questions: to the reporter only
-        elif action in (Action.ANSWER, Action.REOPEN):
+        elif action == Action.ANSWER:
             mail.update(("thread", c) for c in self._unit_thread())
+        elif action == Action.REOPEN:
+            m.reopens += 1
+            mail.update(("thread", c) for c in self._unit_thread())
+            # everyone hears of it but the reporter who said "not fixed" (answered in their chat)
+            mail.update(("notice", c) for c in citizens if not (who.name == "reporter" and c == "1001"))
+            if m.reopens >= self.city.surveys.escalate_after_reopens:  # reopened too often
+                mail.update(("alert", c) for c in SUPERVISORS.get(m.unit, m.admins))
+        elif action == Action.CLOSE:
+            mail.update(("notice", c) for c in citizens if not (who.name == "reporter" and c == "1001"))
         elif action == Action.RESOLVE:
             for chat in citizens:
                 mail["notice", chat] += 1 + proof
@@ -645,6 +655,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert allowed, f"{step} was accepted though the rules forbid it (status {before.ticket.status})"
             expected = self._apply(action, who, to_unit, proof)
             new_events = after.events[len(before.events) :]
+            escalations = [e for e in new_events[1:] if e.action == "escalated"]
+            if action == Action.REOPEN and self._m().reopens >= self.city.surveys.escalate_after_reopens:
+                assert len(escalations) == 1 and escalations[0].details["reason"] == "reopened"
+                new_events = [e for e in new_events if e not in escalations]  # reopened too often
             assert len(new_events) == 1, f"{step}: {[e.action for e in new_events]}"
             event = new_events[0]
             actor_kind = who.role.value if who.role is not None else who.kind
@@ -806,6 +820,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                 running, done = CLOCK_STARTS[event.action], []
             elif event.action in CLOCK_STOPS:
                 running = None
+            elif event.action == "escalated" and event.details.get("reason") == "reopened":
+                recipients += event.details["recipients"]  # reopened too often: not an SLA stage
+                assert not event.public
             elif event.action in ("reminder", "escalated"):
                 assert running is not None and event.details["clock"] == running, event.details
                 assert not done or event.details["fraction"] > done[-1], (done, event.details)
@@ -926,7 +943,7 @@ def alerts_sent(machine: LifecycleMachine) -> list[tuple[str, float]]:
     return [
         (e.details["clock"], e.details["fraction"])
         for e in machine.state.events
-        if e.action in ("reminder", "escalated")
+        if e.action in ("reminder", "escalated") and e.details.get("reason") != "reopened"
     ]
 
 

@@ -173,6 +173,71 @@ class Officers(_Strict):
         return value
 
 
+class SurveyQuestion(_Strict):
+    """One rated element, 1–4 as in the national SKM survey; `skm` names the element (U1–U9)."""
+
+    key: str = Field(pattern=KEY_PATTERN.pattern)
+    skm: str | None = Field(default=None, pattern=r"^U[1-9]$")
+    text: LocalText | None = None  # the question; the catalogue's survey.q.<key> when not given
+
+
+def _skm_default() -> list[SurveyQuestion]:
+    # the SKM elements a complaint's handling speaks to: time, result, conduct, complaint handling
+    return [
+        SurveyQuestion(key="waktu", skm="U3"),
+        SurveyQuestion(key="hasil", skm="U5"),
+        SurveyQuestion(key="perilaku", skm="U7"),
+        SurveyQuestion(key="pengaduan", skm="U8"),
+    ]
+
+
+class Surveys(_Strict):
+    """The follow-up survey after a resolution: when it is sent, reminded, given up; what it asks."""
+
+    enabled: bool = True
+    delay: str = "1d"  # after the resolution
+    calendar: Literal["working", "continuous"] = "working"
+    remind_after: str = "1d"  # after it was sent, once, while "fixed?" is unanswered
+    close_after: str = "3d"  # after it was sent: the ticket closes without feedback
+    escalate_after_reopens: int = Field(default=2, ge=1)  # reopened this often: supervisors are told
+    questions: list[SurveyQuestion] = Field(default_factory=_skm_default, min_length=1, max_length=9)
+
+    @field_validator("delay", "remind_after", "close_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("questions")
+    @classmethod
+    def _unique(cls, value: list[SurveyQuestion]) -> list[SurveyQuestion]:
+        keys = [q.key for q in value]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"question {key!r} is listed twice")
+            if key in RESERVED_QUESTIONS:
+                raise ValueError(f"{key!r} is asked anyway; give the rated question another key")
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> Surveys:
+        if self.delta("close_after") <= self.delta("remind_after"):
+            raise ValueError("close_after must be longer than remind_after (the reminder comes first)")
+        return self
+
+    def delta(self, name: Literal["delay", "remind_after", "close_after"]) -> timedelta:
+        """A duration of this section; a day is a working day on the working calendar."""
+        day = WORKING_DAY if self.calendar == "working" else timedelta(days=1)
+        return parse_duration(getattr(self, name), day=day)
+
+    @property
+    def rated(self) -> list[str]:
+        return [q.key for q in self.questions]
+
+
+RESERVED_QUESTIONS = ("fixed", "comment")
+
+
 class Unit(_Strict):
     name: LocalText
     short: str = Field(min_length=1, max_length=24)
@@ -217,6 +282,7 @@ class CityConfig(_Strict):
     digest: Digest = Field(default_factory=Digest)
     duplicates: Duplicates = Field(default_factory=Duplicates)
     officers: Officers = Field(default_factory=Officers)
+    surveys: Surveys = Field(default_factory=Surveys)
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @field_validator("units", "categories", "sla_policies", "areas")
@@ -295,8 +361,18 @@ _TAG = re.compile(r"<(/?)(b|i|u|s|code|pre)>")
 def text_problems(
     config: CityConfig, catalogues: Mapping[str, Mapping[str, str]]
 ) -> list[tuple[tuple[str, ...], str]]:
-    """Overrides of catalogue texts that would fail at run time: unknown keys, fields, markup."""
+    """Overrides of catalogue texts that would fail at run time: unknown keys, fields, markup;
+    survey questions with neither a text nor one in the catalogue."""
     problems: list[tuple[tuple[str, ...], str]] = []
+    for index, question in enumerate(config.surveys.questions):
+        missing = [lang for lang in LANGUAGES if f"survey.q.{question.key}" not in catalogues.get(lang, {})]
+        if question.text is None and catalogues and missing:
+            problems.append(
+                (
+                    ("surveys", "questions", str(index)),
+                    f"question {question.key!r} needs a text: {{id: ..., en: ...}} (the catalogue has none)",
+                )
+            )
     for language, texts in config.texts.items() if catalogues else ():
         catalogue = catalogues.get(language, {})
         for key, text in texts.items():
