@@ -328,6 +328,44 @@ def units_resume(unit: Annotated[str, typer.Argument(help="the unit key")]) -> N
     typer.echo(_with_db(work))
 
 
+report_cli = typer.Typer(no_args_is_help=True, help="Reports: the public satisfaction index (SKM).")
+cli.add_typer(report_cli, name="report")
+
+
+@report_cli.command("satisfaction")
+def report_satisfaction(
+    period: Annotated[str, typer.Option(help="a month 2026-11, a quarter 2026-Q4 or a year 2026")],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    lang: Annotated[str, typer.Option(help="the language of names and headers: id or en")] = "id",
+) -> None:
+    """The satisfaction index (SKM) of a period per unit, per category and in total; no identities."""
+    from bot.reports import FORMATS, render
+    from handlers.i18n import Translator
+    from workflows.city_config import LANGUAGES
+    from workflows.satisfaction import Period, satisfaction_report
+
+    if fmt not in FORMATS:
+        typer.echo(f"format {fmt!r} is not known; use one of: {', '.join(FORMATS)}", err=True)
+        raise typer.Exit(2)
+    if lang not in LANGUAGES:
+        typer.echo(f"language {lang!r} is not served; use one of: {', '.join(LANGUAGES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        Period.parse(period, "UTC")  # the form only; the city's time zone is applied below
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+
+    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
+        report = await satisfaction_report(
+            session=session, city=city, period=Period.parse(period, city.city.timezone), language=lang
+        )
+        texts = Translator(load_catalogues(), overrides=city.texts) if fmt == "table" else None
+        return render(report, fmt, texts)  # CSV and JSON use machine keys: no catalogue needed
+
+    typer.echo(_with_db(work))
+
+
 def main() -> None:
     cli()
 
