@@ -19,12 +19,14 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel, col, select
 
 import handlers.pipeline
+from handlers import survey_sweep
 from handlers.context import Deps
 from handlers.messages import Channel, Inbound, text_fields
 from handlers.pipeline import Pipeline
-from models import Attachment, Conversation, OutboxMessage, TicketEvent
+from models import Attachment, Conversation, OutboxMessage, Survey, TicketEvent
 from models.db import Database, alembic_config
 from tests.conftest import MONDAY_MORNING
+from tests.desk import Desk
 from tests.dialog import Dialog
 from tests.postgres import HOST, PORT, USERS, connect_admin, fresh_database
 from tests.test_intake_dialog import (
@@ -37,7 +39,9 @@ from tests.test_sla_alerts import (
     test_one_reminder_per_threshold_then_escalations_each_once,
     test_waiting_for_the_citizen_pauses_the_clock,
 )
+from tests.test_survey_loop import resolve, wib
 from tests.test_workflow_dialog import test_a_ticket_travels_from_citizen_to_group_and_back
+from workflows.references import find_reference
 
 # The same dialogs as on SQLite, collected here again so they run on this module's database.
 __all__ = [
@@ -301,3 +305,34 @@ async def test_two_instances_sweeping_at_once_send_each_alert_once(
             )
         ).one()
     assert reminders == 6
+
+
+async def test_two_instances_sweeping_surveys_at_once_send_each_once(
+    db: Database, deps: Deps, desk: Desk, citizen: Callable[..., Dialog], postgres_url: str
+) -> None:
+    """The survey sweep's row locks: two instances over the same due surveys never ask twice."""
+    count = 5
+    for number in range(count):  # five places far enough apart not to be offered "me too"
+        warga = citizen(user_id=str(7200 + number))
+        replies = await warga.file_complaint(
+            "Sampah menumpuk di pinggir jalan, sudah seminggu",
+            at=(-6.2001 - number * 0.01, 106.8167),
+            identity="Anonim",
+        )
+        reference = find_reference(warga.text)
+        assert reference, replies
+        await resolve(desk, reference, "Sampah sudah diangkut", f"proof-{number}")  # Monday 09:00
+    deps.clock.set(wib(24, 8, 30))  # type: ignore[attr-defined]  # Tuesday 08:30: one working day later
+    other = Database(postgres_url)
+    try:
+        done = await asyncio.gather(survey_sweep.sweep(db, deps), survey_sweep.sweep(other, deps))
+    finally:
+        await other.dispose()
+    assert sum(done) == count
+    async with db.sessions() as session:
+        queued = list(await session.exec(select(OutboxMessage).where(OutboxMessage.role == "survey")))
+        surveys = list(await session.exec(select(Survey)))
+    assert sorted(row.chat_id for row in queued) == [str(7200 + n) for n in range(count)]
+    assert all("benar-benar sudah beres" in row.payload["text"] for row in queued)
+    assert len(surveys) == count and all(s.status == "open" for s in surveys)
+    assert await survey_sweep.sweep(db, deps) == 0  # nothing left due until the reminders

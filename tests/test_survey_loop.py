@@ -290,7 +290,9 @@ async def test_an_anonymous_english_reporter_is_surveyed_in_english_and_stays_an
     citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps, clock: FrozenClock
 ) -> None:
     warga = citizen()
-    await warga.file_complaint("Sampah menumpuk di pinggir jalan Kenanga sejak minggu lalu", identity="Anonim")
+    await warga.file_complaint(
+        "Sampah menumpuk di pinggir jalan Kenanga sejak minggu lalu", identity="Anonim"
+    )
     reference = find_reference(warga.text)
     assert reference
     await warga.say("/language")

@@ -4,6 +4,8 @@ A citizen files a ticket; the unit's group gets the card; a stranger's press is 
 officer accepts, asks, the citizen answers, the officer resolves with a proof photo, the citizen
 is told. Then time moves (CIVICBOT_CLOCK_FILE) past the thresholds of a second ticket: one
 reminder, one escalation, and nothing repeated after the process is killed and started again.
+And the follow-up survey: sent by the running process when its time comes, "not fixed" reopens
+the ticket to the group, "fixed" after the second resolution closes it, then the ratings.
 """
 
 from __future__ import annotations
@@ -198,3 +200,63 @@ async def test_one_reminder_and_one_escalation_even_across_a_restart(
     reminders = [t for t in api.texts(GROUP) if "waktu layanan" in t and reference in t]
     assert len(reminders) == 1  # 50%; the 90% one fell in the jump to the deadline, made moot by it
     assert len([t for t in api.texts(HEAD) if "Eskalasi" in t]) == 1
+
+
+async def resolve_with_proof(api: FakeTelegramAPI, officer: Officer, card_id: int, note: str) -> None:
+    """The officer accepts the ticket on its card and resolves it with a note and a proof photo."""
+
+    def can_resolve(call: Call) -> bool:
+        labels = [text for row in api.buttons(GROUP, card_id) for text, _ in row]
+        return call.chat_id == GROUP and call.method.startswith("edit") and "✔️ Selesai" in labels
+
+    officer.press(card_id, "Terima")
+    await api.wait_for_call(can_resolve, timeout=STEP)  # the card, edited: accepted by Budi
+    officer.press(card_id, "Selesai")
+    await api.wait_for_text(OFFICER, "catatan penyelesaian", timeout=STEP)
+    await officer.private(note, "foto hasil")
+    api.push_photo(OFFICER, caption=None)
+    await api.wait_for_text(OFFICER, "ditandai selesai", timeout=STEP)
+
+
+async def test_the_survey_reopens_a_ticket_then_closes_it_with_ratings(
+    api: FakeTelegramAPI, bot: BotProcess, clock_file: Path
+) -> None:
+    # the process starts slowly on a loaded machine (importing aiogram alone takes seconds)
+    await api.wait_for_call(lambda c: c.method == "getUpdates", timeout=3 * STEP)
+    officer, _head = await set_up_unit(api)
+    siti = TelegramCitizen(api, CITIZEN)
+    reference = await file_complaint(siti, api, "Sampah di TPS Jl. Kenanga tidak diangkut", -6.21, 106.82)
+    card = await api.wait_for_text(GROUP, reference, timeout=STEP)
+    card_id = int(card.result["message_id"])
+
+    await resolve_with_proof(api, officer, card_id, "Sampah sudah diangkut")
+    notice = await siti.expect("telah diselesaikan")
+    labels = [button["text"] for row in notice.params["reply_markup"]["inline_keyboard"] for button in row]
+    assert labels == ["✅ Sudah beres", "❌ Belum beres"]
+    assert not [t for t in api.texts(CITIZEN) if "benar-benar sudah beres" in t]  # not before its time
+
+    # one working day later (Tuesday 08:30) the running process's sweep asks
+    set_clock(clock_file, datetime(2026, 11, 24, 8, 30, tzinfo=WIB))
+    await siti.expect("Apakah masalahnya benar-benar sudah beres?")
+    await siti.press("Belum beres", "Apa yang masih belum beres")
+    await siti.expect(f"{reference} dibuka kembali dan kembali ke Dinas Lingkungan Hidup")
+    await api.wait_for_text(GROUP, f"{reference} dibuka kembali oleh pelapor", timeout=STEP)
+    await siti.say("Sampahnya masih menumpuk di pojok TPS", "diteruskan ke Dinas Lingkungan Hidup")
+    comment = await api.wait_for_text(GROUP, "masih menumpuk di pojok TPS", timeout=STEP)
+    assert comment.params["reply_parameters"]["message_id"] == card_id
+    await siti.expect("penilaian 1 dari 4")  # this survey's ratings, left unanswered
+
+    await resolve_with_proof(api, officer, card_id, "Pojok TPS juga sudah dibersihkan")
+    await siti.expect("Pojok TPS juga sudah dibersihkan")
+
+    set_clock(clock_file, datetime(2026, 11, 25, 8, 0, tzinfo=WIB))  # the second survey's time
+    await siti.expect("Apakah masalahnya benar-benar sudah beres?")
+    await siti.press("Sudah beres", "penilaian 1 dari 4")
+    await api.wait_for_text(GROUP, f"Pelapor mengonfirmasi {reference}", timeout=STEP)
+    for number, label in enumerate(("4 · Sangat", "3 · Baik", "4 · Sangat"), start=2):
+        await siti.press(label, f"penilaian {number} dari 4")
+    await siti.press("4 · Sangat", "saran atau komentar")
+    await siti.press("Lewati", "Terima kasih atas penilaian")
+    status = await siti.say(f"/status {reference}", "Riwayat")
+    assert "Ditutup: pelapor menyatakan sudah beres" in (status.text or "")
+    assert "Dibuka kembali" in (status.text or "")
