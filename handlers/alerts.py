@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import ticket_actions
+from handlers.batches import in_batches
 from handlers.cards import deadline_line
 from handlers.context import Deps, Desk, Mail
 from handlers.i18n import Safe
@@ -32,24 +34,20 @@ SWEEP_BATCH = 200
 
 async def sweep(db: Database, deps: Deps) -> int:
     """Send the reminders and escalations that are due; the number of alerts sent."""
-    sent = 0
-    while True:
-        async with db.transaction() as session:
-            now = deps.clock.now()
-            due = await sla.tickets_with_alerts_due(session=session, now=now, limit=SWEEP_BATCH)
-            if not due:
-                return sent
-            desk = Desk(session=session, deps=deps, mail=Mail(), now=now)
-            for ticket in due:
-                stages = sla.due_stages(ticket, city=deps.city, calendars=deps.calendars, now=now)
-                for stage in stages:
-                    await alert(desk, ticket, stage)
-                    sent += 1
-                if stages:
-                    await ticket_actions.show_card(desk, ticket)  # the time left, refreshed
-            queue_mail(session, desk.mail, now)
-        if len(due) < SWEEP_BATCH:
-            return sent
+
+    async def due(session: AsyncSession, now: datetime, limit: int) -> list[Ticket]:
+        return await sla.tickets_with_alerts_due(session=session, now=now, limit=limit)
+
+    return await in_batches(db, deps, due, _alert_due, batch=SWEEP_BATCH)
+
+
+async def _alert_due(desk: Desk, ticket: Ticket) -> int:
+    stages = sla.due_stages(ticket, city=desk.deps.city, calendars=desk.deps.calendars, now=desk.now)
+    for stage in stages:
+        await alert(desk, ticket, stage)
+    if stages:
+        await ticket_actions.show_card(desk, ticket)  # the time left, refreshed
+    return len(stages)
 
 
 async def alert(desk: Desk, ticket: Ticket, stage: sla.Stage) -> None:

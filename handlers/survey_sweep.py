@@ -1,19 +1,21 @@
 """The scheduler's survey work: send each survey when its time comes, remind once, and close the
 ticket without feedback when no answer came (the rules: workflows/surveys.py).
 
-Each batch runs in one transaction with the messages it queues, so a step is done once: a crash
-before the commit leaves it due, a commit records it done; on PostgreSQL another instance skips
-the rows this one holds.
+Each batch runs in one transaction with the messages it queues (handlers/batches.py), so a step
+is done once; on PostgreSQL another instance skips the rows this one holds.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import ticket_actions
-from handlers.context import Deps, Desk, Mail
+from handlers.batches import in_batches
+from handlers.context import Deps, Desk
 from handlers.format import city_time
-from handlers.pipeline import queue_mail
 from handlers.survey import fixed_message
 from models import Citizen, Survey, Ticket, TicketStatus
 from models.db import Database
@@ -28,23 +30,14 @@ BATCH = 200
 
 async def sweep(db: Database, deps: Deps) -> int:
     """Do the survey steps that are due; the number done."""
-    done = 0
-    while True:
-        async with db.transaction() as session:
-            now = deps.clock.now()
-            due = await surveys.due(session=session, now=now, limit=BATCH)
-            if not due:
-                return done
-            desk = Desk(session=session, deps=deps, mail=Mail(), now=now)
-            for survey in due:
-                await step(desk, survey)
-                done += 1
-            queue_mail(session, desk.mail, now)
-        if len(due) < BATCH:
-            return done
+
+    async def due(session: AsyncSession, now: datetime, limit: int) -> list[Survey]:
+        return await surveys.due(session=session, now=now, limit=limit)
+
+    return await in_batches(db, deps, due, step, batch=BATCH)
 
 
-async def step(desk: Desk, survey: Survey) -> None:
+async def step(desk: Desk, survey: Survey) -> int:
     ticket = await desk.session.get(Ticket, survey.ticket_id, with_for_update=True)
     citizen = await desk.session.get(Citizen, survey.citizen_id)
     assert ticket is not None and citizen is not None
@@ -71,6 +64,7 @@ async def step(desk: Desk, survey: Survey) -> None:
         case Step.FINISH:
             if surveys.finish(survey, now=now) and resolved:
                 await _close(desk, ticket, "no_feedback")
+    return 1
 
 
 async def _close(desk: Desk, ticket: Ticket, reason: str) -> None:
