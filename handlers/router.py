@@ -57,6 +57,13 @@ COMMANDS = {
 
 async def step(turn: Turn) -> None:
     """Handle one inbound event for the conversation it belongs to."""
+    put_aside = turn.data.get("survey_pending")  # kept across a draft's reset
+    await _step(turn)
+    if turn.inbound.is_private:
+        await survey.resume(turn, put_aside)  # a survey comment put aside while a complaint was written
+
+
+async def _step(turn: Turn) -> None:
     inbound = turn.inbound
     if not inbound.is_private:
         return  # group chats belong to officers: handled by the workflow engine, not here
@@ -64,7 +71,9 @@ async def step(turn: Turn) -> None:
         turn.say("unsupported.edited")
         await reprompt(turn)
         return
-    if inbound.kind == InboundKind.PHOTO and await officer.more_proof(turn):
+    if inbound.kind == InboundKind.PHOTO and (
+        await officer.more_proof(turn) or await survey.more_comment_photos(turn)
+    ):
         return
     if turn.state in OFFICER_STATES and not (
         inbound.kind == InboundKind.COMMAND and inbound.command not in ("batal", "cancel")
@@ -75,10 +84,6 @@ async def step(turn: Turn) -> None:
         if not (inbound.kind == InboundKind.TEXT and turn.means("cancel", inbound.text or "")):
             await answer.on_input(turn)
             return
-    if turn.state == State.SURVEY_COMMENT and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO):
-        if not (inbound.kind == InboundKind.TEXT and turn.means("cancel", inbound.text or "")):
-            if await survey.on_comment(turn):
-                return
     if inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and turn.state not in INTAKE_STATES:
         if await officer.on_private_reply(turn):
             return
@@ -86,6 +91,10 @@ async def step(turn: Turn) -> None:
         if replied is not None:
             await answer.deliver(turn, replied)
             return
+    if turn.state == State.SURVEY_COMMENT and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO):
+        if not (inbound.kind == InboundKind.TEXT and turn.means("cancel", inbound.text or "")):
+            if await survey.on_comment(turn):
+                return
     if inbound.kind == InboundKind.COMMAND:
         await on_command(turn, inbound.command or "", inbound.command_args)
     elif inbound.kind == InboundKind.BUTTON:
@@ -138,7 +147,9 @@ async def menu_action(turn: Turn, action: str) -> None:
     elif name == "cancel":
         if turn.state in INTAKE_STATES:
             await intake.cancel(turn)
-        elif turn.state in (State.STATUS_REF, State.ANSWER, State.SURVEY_COMMENT):
+        elif turn.state == State.SURVEY_COMMENT:
+            await survey.skip_comment(turn)
+        elif turn.state in (State.STATUS_REF, State.ANSWER):
             turn.goto(State.IDLE)
             await menu.show_menu(turn, brief=True)
         else:

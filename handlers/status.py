@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers import survey
 from handlers.context import Turn
 from handlers.format import example_reference, ticket_line, ticket_text
 from handlers.i18n import Safe
@@ -41,3 +42,4 @@ async def show_status(turn: Turn, text: str) -> None:
     events = await tickets.public_timeline(session=turn.session, ticket=ticket, viewer=turn.citizen)
     photos = await tickets.count_attachments(session=turn.session, ticket=ticket)
     turn.say("status.ticket", body=Safe(ticket_text(turn, ticket, events, photos)))
+    await survey.offer_verdict(turn, ticket)  # resolved and not yet confirmed: "fixed?" with its buttons

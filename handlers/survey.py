@@ -8,22 +8,27 @@ A typed "sudah beres" or "belum beres, …" answers the newest survey still aski
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from handlers import answer as answer_flow
 from handlers import ticket_actions
 from handlers.context import Deps, Turn, pairs, survey_payload
 from handlers.format import city_time
 from handlers.i18n import normalise
 from handlers.messages import Button, InboundKind, MediaRef, OutText
 from handlers.states import INTAKE_STATES, State
-from models import Survey, Ticket
+from models import Survey, Ticket, TicketStatus
 from workflows import staff as staff_rules
 from workflows import surveys
 from workflows.clock import as_utc
-from workflows.lifecycle import Action, Actor, Refused
+from workflows.lifecycle import Action, Actor
+from workflows.references import find_reference
 from workflows.surveys import COMMENT, FIXED, Outcome
 
-STOP = "stop"
+STOP = "stop"  # the opt-out button (a reserved question key: workflows/city_config.py)
+COMMENT_VALID = timedelta(hours=2)  # the next message is read as the comment for this long
 
 
 # --- the messages (the same from the scheduler and in a conversation) ---
@@ -112,7 +117,12 @@ async def on_button(turn: Turn, payload: str) -> None:
     if parsed is None:
         turn.say("errors.stale_button")
         return
-    await answer(turn, survey, question, parsed)
+    note = turn.data.get("survey_note") or {}
+    comment = ""
+    if question == FIXED and note.get("survey") == survey.id:  # typed "belum beres, <what>" before
+        turn.conversation.data = {k: v for k, v in turn.data.items() if k != "survey_note"}
+        comment = str(note.get("text") or "") if parsed is False else ""
+    await answer(turn, survey, question, parsed, comment=comment)
 
 
 def _parse(question: str, value: str) -> bool | int | str | None:
@@ -132,13 +142,15 @@ async def answer(
     media: Sequence[MediaRef] = (),
     comment: str = "",
 ) -> None:
-    """Take one answer (and, for a typed "belum beres, …", the comment with it); ask what is next."""
+    """Take one answer (after "not fixed", with the citizen's words typed before); ask what is next."""
     ticket = await turn.session.get(Ticket, survey.ticket_id, with_for_update=True)
     assert ticket is not None
-    deps = turn.deps
-    outcome = surveys.record(
-        survey, question, value, city=deps.city, calendars=deps.calendars, now=turn.desk.now
-    )
+    deps, now = turn.deps, turn.desk.now
+    if question == FIXED and surveys.is_open(survey) and not surveys.answered(survey, FIXED):
+        if ticket.status != TicketStatus.RESOLVED:  # the ticket moved on: nothing to confirm
+            turn.say("survey.closed_late", reference=ticket.reference)
+            return
+    outcome = surveys.record(survey, question, value, city=deps.city, calendars=deps.calendars, now=now)
     if outcome == Outcome.INVALID:
         turn.say("errors.stale_button")
         return
@@ -152,12 +164,12 @@ async def answer(
     if question == FIXED:
         await _verdict(turn, ticket, fixed=bool(value))
         if comment and survey.fixed is False:
-            surveys.record(
-                survey, COMMENT, comment, city=deps.city, calendars=deps.calendars, now=turn.desk.now
-            )
+            surveys.record(survey, COMMENT, comment, city=deps.city, calendars=deps.calendars, now=now)
             await _pass_on(turn, survey, ticket, comment, media)
-    elif question == COMMENT and survey.fixed is False and (value or media):
+    elif question == COMMENT and (value or media):
         await _pass_on(turn, survey, ticket, str(value), media)
+    if turn.citizen.surveys_off_at is not None and surveys.is_open(survey):
+        surveys.finish(survey, now=now)  # opted out: the verdict counts, no ratings are asked
     await ask_next(turn, survey, ticket, finished=True)
 
 
@@ -166,25 +178,21 @@ async def _verdict(turn: Turn, ticket: Ticket, *, fixed: bool) -> None:
     assert turn.citizen.id is not None
     actor = Actor.citizen(turn.citizen.id)
     unit = staff_rules.unit_name(turn.deps.city, ticket.unit, turn.lang)
-    try:
-        if fixed:
-            await ticket_actions.perform(
-                turn.desk, ticket, Action.CLOSE, actor, details={"reason": "confirmed"}
-            )
-            turn.say("survey.closed_thanks", reference=ticket.reference)
-        else:
-            await ticket_actions.perform(turn.desk, ticket, Action.REOPEN, actor)
-            due = city_time(turn.deps.city.city.timezone, as_utc(ticket.due_at)) if ticket.due_at else "—"
-            turn.say("survey.reopened", reference=ticket.reference, unit=unit, due=due)
-    except Refused:
-        pass  # the ticket moved on meanwhile; the answer still counts for the survey
+    if fixed:
+        await ticket_actions.perform(turn.desk, ticket, Action.CLOSE, actor, details={"reason": "confirmed"})
+        turn.say("survey.closed_thanks", reference=ticket.reference)
+    else:
+        await ticket_actions.perform(turn.desk, ticket, Action.REOPEN, actor)
+        due = city_time(turn.deps.city.city.timezone, as_utc(ticket.due_at)) if ticket.due_at else "—"
+        turn.say("survey.reopened", reference=ticket.reference, unit=unit, due=due)
 
 
 async def _pass_on(turn: Turn, survey: Survey, ticket: Ticket, text: str, media: Sequence[MediaRef]) -> None:
-    """What is still wrong goes to the unit that has the ticket again."""
-    await ticket_actions.citizen_message(
-        turn.desk, ticket, turn.citizen, text, media, key="thread.reopen_comment"
-    )
+    """The comment goes to the unit: what is still wrong, or the reporter's word after a fix."""
+    key = "thread.reopen_comment" if survey.fixed is False else "thread.feedback"
+    await ticket_actions.citizen_message(turn.desk, ticket, turn.citizen, text, media, key=key)
+    if media and media[0].group_id:  # the rest of the album follows as separate messages
+        turn.set_data(survey_album={"group": media[0].group_id, "ticket": ticket.id, "key": key})
     turn.say("survey.comment_forwarded", unit=staff_rules.unit_name(turn.deps.city, ticket.unit, turn.lang))
 
 
@@ -200,9 +208,11 @@ async def ask_next(turn: Turn, survey: Survey, ticket: Ticket, *, finished: bool
             turn.goto(State.IDLE)
         return
     if question == COMMENT:
+        if turn.state in INTAKE_STATES:  # the complaint being written keeps the next message
+            turn.set_data(survey_pending=survey.id)  # asked once it is sent or cancelled (resume)
+            return
         turn.send(comment_message(deps, turn.lang, survey))
-        if turn.state not in INTAKE_STATES:  # a complaint being written keeps the next message
-            turn.goto(State.SURVEY_COMMENT, survey_id=survey.id)
+        turn.goto(State.SURVEY_COMMENT, survey_id=survey.id, survey_asked=turn.desk.now.isoformat())
         return
     if question == FIXED:
         turn.send(fixed_message(deps, turn.lang, survey, ticket))
@@ -212,10 +222,56 @@ async def ask_next(turn: Turn, survey: Survey, ticket: Ticket, *, finished: bool
         turn.goto(State.IDLE)
 
 
+async def resume(turn: Turn, put_aside: object = None) -> None:
+    """After a complaint was sent or cancelled: the survey comment put aside while it was written."""
+    survey_id = turn.data.get("survey_pending", put_aside)
+    if survey_id is None:
+        return
+    if turn.state != State.IDLE:
+        if "survey_pending" not in turn.data:
+            turn.set_data(survey_pending=survey_id)  # still busy: keep it for later
+        return
+    turn.conversation.data = {k: v for k, v in turn.data.items() if k != "survey_pending"}
+    survey = await turn.session.get(Survey, survey_id) if isinstance(survey_id, int) else None
+    if survey is None or not surveys.is_open(survey) or surveys.pending(survey, turn.deps.city) != COMMENT:
+        return
+    ticket = await turn.session.get(Ticket, survey.ticket_id)
+    assert ticket is not None
+    await ask_next(turn, survey, ticket)
+
+
 async def on_comment(turn: Turn) -> bool:
-    """Text or a photo while the comment is asked; False if that survey is gone (read it as usual)."""
+    """Text or a photo while the comment is asked; False when it is not the comment after all
+    (asked too long ago, naming a ticket, or after a newer question from an officer): read as usual."""
+    survey_id, asked = turn.data.get("survey_id"), turn.data.get("survey_asked")
+    turn.conversation.data = {k: v for k, v in turn.data.items() if k not in ("survey_id", "survey_asked")}
+    turn.goto(State.IDLE)
+    if not isinstance(survey_id, int) or not isinstance(asked, str):
+        return False
+    asked_at = as_utc(datetime.fromisoformat(asked))
+    inbound = turn.inbound
+    text = (inbound.text or "").strip()
+    if turn.desk.now - asked_at > COMMENT_VALID or find_reference(text):
+        return False
+    question = await answer_flow.waiting_question(turn)
+    if question is not None and as_utc(question.updated_at) > asked_at:
+        return False
+    survey = await turn.session.get(Survey, survey_id, with_for_update=True)
+    if survey is None or survey.citizen_id != turn.citizen.id or not surveys.is_open(survey):
+        return False
+    media = inbound.media if inbound.kind == InboundKind.PHOTO else ()
+    if not text and not media:
+        turn.goto(State.SURVEY_COMMENT, survey_id=survey.id, survey_asked=asked)
+        turn.say("survey.comment_empty")
+        return True
+    await answer(turn, survey, COMMENT, text or "📷", media=media)
+    return True
+
+
+async def skip_comment(turn: Turn) -> None:
+    """/batal at the comment: the same as Skip, so the ratings still follow."""
     survey_id = turn.data.get("survey_id")
-    turn.conversation.data = {k: v for k, v in turn.data.items() if k != "survey_id"}
+    turn.conversation.data = {k: v for k, v in turn.data.items() if k not in ("survey_id", "survey_asked")}
     turn.goto(State.IDLE)
     survey = (
         await turn.session.get(Survey, survey_id, with_for_update=True)
@@ -223,38 +279,75 @@ async def on_comment(turn: Turn) -> bool:
         else None
     )
     if survey is None or survey.citizen_id != turn.citizen.id or not surveys.is_open(survey):
+        turn.say("cancel.nothing")
+        return
+    await answer(turn, survey, COMMENT, "")
+
+
+async def more_comment_photos(turn: Turn) -> bool:
+    """A photo of the album whose first photo was the survey comment: to the same ticket's unit."""
+    album = turn.data.get("survey_album") or {}
+    media = turn.inbound.media
+    if not media or not album or media[0].group_id != album.get("group"):
         return False
-    inbound = turn.inbound
-    text = (inbound.text or "").strip()
-    media = inbound.media if inbound.kind == InboundKind.PHOTO else ()
-    if not text and not media:
-        turn.goto(State.SURVEY_COMMENT, survey_id=survey.id)
-        turn.say("survey.comment_empty")
-        return True
-    await answer(turn, survey, COMMENT, text or "📷", media=media)
+    ticket = await turn.session.get(Ticket, int(album["ticket"]))
+    if ticket is None:
+        return False
+    await ticket_actions.citizen_message(
+        turn.desk, ticket, turn.citizen, (turn.inbound.text or "").strip(), media, key=str(album["key"])
+    )
     return True
 
 
 async def typed_verdict(turn: Turn, text: str) -> bool:
-    """'sudah beres' / 'belum beres, sampahnya masih ada' at the menu, while a survey asks "fixed?"."""
-    phrase = _opening(turn, "not_fixed", text)
-    not_fixed = phrase is not None
-    fixed = not not_fixed and turn.opens_with("fixed", text, max_words=6)
-    if not (fixed or not_fixed) or turn.citizen.id is None:
+    """ "sudah beres" or "belum beres, <what>" at the menu while a survey asks "fixed?": that
+    survey's question comes back to be confirmed with a button (a closed ticket stays closed, so
+    typed words never close or reopen by themselves)."""
+    if "?" in text or find_reference(text) or turn.citizen.id is None:
+        return False
+    verdict = _verdict_words(turn, text)
+    if verdict is None:
         return False
     survey = await surveys.awaiting_fixed(session=turn.session, citizen_id=turn.citizen.id)
     if survey is None:
         return False
-    comment = text.strip() if phrase is not None and normalise(text) != phrase else ""
-    await answer(turn, survey, FIXED, fixed, comment=comment)
+    ticket = await turn.session.get(Ticket, survey.ticket_id)
+    if ticket is None or ticket.status != TicketStatus.RESOLVED:
+        return False
+    fixed, note = verdict
+    if not fixed and note:
+        turn.set_data(survey_note={"survey": survey.id, "text": note})
+    turn.send(fixed_message(turn.deps, turn.lang, survey, ticket))
     return True
 
 
-def _opening(turn: Turn, kind: str, text: str) -> str | None:
-    """The longest of the catalogue's words for kind that the text starts with."""
-    said = normalise(text)
-    found = [w for w in turn.deps.texts.words(f"words.{kind}") if said == w or said.startswith(w + " ")]
-    return max(found, key=len) if found else None
+async def offer_verdict(turn: Turn, ticket: Ticket) -> None:
+    """The reporter looks at a resolved ticket whose "fixed?" is still open: ask it here too."""
+    if ticket.status != TicketStatus.RESOLVED or ticket.citizen_id != turn.citizen.id:
+        return
+    if turn.citizen.surveys_off_at is not None:
+        return
+    survey = await surveys.awaiting_fixed(
+        session=turn.session, citizen_id=ticket.citizen_id, ticket_id=ticket.id
+    )
+    if survey is not None:
+        turn.send(fixed_message(turn.deps, turn.lang, survey, ticket))
+
+
+def _verdict_words(turn: Turn, text: str) -> tuple[bool, str] | None:
+    """(fixed, what is still wrong) when the text is one of the catalogue's phrases, or, for
+    "not fixed", the phrase, a comma (or full stop, colon, dash) and the citizen's words."""
+    parts = _SEPARATOR.split(text.strip(), maxsplit=1)
+    head, tail = parts[0], (parts[1].strip() if len(parts) > 1 else "")
+    said = normalise(head)
+    if said in turn.deps.texts.words("words.not_fixed"):
+        return False, tail
+    if said in turn.deps.texts.words("words.fixed"):  # "sudah beres, makasih" too: a button confirms
+        return True, ""
+    return None
+
+
+_SEPARATOR = re.compile(r"[,.;:!\n–—-]")
 
 
 # --- opting out ---

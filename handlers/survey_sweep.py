@@ -44,6 +44,9 @@ async def step(desk: Desk, survey: Survey) -> int:
     resolved = ticket.status == TicketStatus.RESOLVED
     opted_out = citizen.surveys_off_at is not None
     deps, city, now = desk.deps, desk.deps.city, desk.now
+    if not city.surveys.enabled:  # turned off since: nothing more is sent, the ticket stays as it is
+        surveys.mark_skipped(survey, now=now)
+        return 1
     match surveys.next_step(survey):
         case Step.SEND if not resolved:
             surveys.mark_skipped(survey, now=now)  # the ticket moved on without it
@@ -61,6 +64,10 @@ async def step(desk: Desk, survey: Survey) -> int:
                 until = city_time(city.city.timezone, as_utc(survey.next_at))
                 message = fixed_message(deps, citizen.language, survey, ticket, remind_until=until)
                 desk.mail.send(citizen.channel, citizen.chat_id, message, ticket_id=ticket.id, role="survey")
+        case Step.FINISH if opted_out and survey.fixed is None:
+            surveys.mark_skipped(survey, now=now)  # opted out after it was sent: not "no feedback"
+            if resolved:
+                await _close(desk, ticket, "opted_out")
         case Step.FINISH:
             if surveys.finish(survey, now=now) and resolved:
                 await _close(desk, ticket, "no_feedback")

@@ -225,6 +225,9 @@ async def _resolved(desk: Desk, ticket: Ticket, *, note: str, proof: Sequence[Me
     survey = await surveys.schedule(
         session=desk.session, ticket=ticket, city=desk.deps.city, calendars=desk.deps.calendars, now=desk.now
     )
+    reporter = await desk.session.get(Citizen, ticket.citizen_id)
+    if reporter is not None and reporter.surveys_off_at is not None:
+        survey = None  # opted out: the plain notice, no survey question (it closes quietly later)
     fixed_buttons = None
     if survey is not None:
         fixed_buttons = [
@@ -284,12 +287,11 @@ async def _escalate_reopened(desk: Desk, ticket: Ticket, deadline: Safe) -> None
 async def _closed(desk: Desk, ticket: Ticket, actor: Actor, *, reason: str) -> None:
     if reason == "confirmed":
         await to_unit_thread(desk, ticket, "thread.confirmed")
-        key = "notice.closed_confirmed"
-    elif reason == "no_feedback":
-        key = "notice.closed_no_feedback"
-    else:
-        key = "notice.closed"
-    await tell_citizens(desk, ticket, key, skip_citizen=actor.id if actor.kind == "citizen" else None)
+        await tell_citizens(desk, ticket, "notice.closed_confirmed", skip_citizen=actor.id)
+    else:  # the reporter, who was asked, hears why; who joined only that it is closed
+        own = "notice.closed_no_feedback" if reason == "no_feedback" else None
+        skip = actor.id if actor.kind == "citizen" else None
+        await tell_citizens(desk, ticket, "notice.closed", reporter_key=own, skip_citizen=skip)
 
 
 async def escalation_people(desk: Desk, ticket: Ticket, to: str) -> list[Staff]:

@@ -156,3 +156,29 @@ def test_several_mistakes_are_reported_together(tmp_path: Path) -> None:
     assert "units.kec_pesisir.fallback" in wheres
     assert "categories.sampah.area_units.pesisr" in wheres
     assert all(p.line is not None for p in error.value.problems)
+
+
+@pytest.mark.parametrize("key", ["fixed", "comment", "stop"])
+def test_a_survey_question_may_not_take_a_key_the_survey_uses(tmp_path: Path, key: str) -> None:
+    path = broken(tmp_path, "{key: hasil, skm: U5}", f"{{key: {key}, skm: U5}}")
+    message = problem(path)
+    assert f"{path}:{line_of(path, '  questions:')}: surveys.questions" in message
+    assert f"{key!r} is asked anyway" in message
+
+
+def test_a_survey_question_without_wording_is_located(tmp_path: Path) -> None:
+    from locales import load_catalogues
+
+    path = broken(tmp_path, "{key: hasil, skm: U5}", "{key: kebersihan, skm: U9}")
+    with pytest.raises(ConfigError) as error:
+        load_city_config(path, load_catalogues())
+    assert "question 'kebersihan' needs a text: {id: ..., en: ...}" in str(error.value)
+    worded = broken(
+        tmp_path, "{key: hasil, skm: U5}", '{key: kebersihan, skm: U9, text: {id: "Bersih?", en: "Clean?"}}'
+    )
+    assert load_city_config(worded, load_catalogues()).surveys.rated[1] == "kebersihan"
+
+
+def test_the_survey_must_remind_before_it_gives_up(tmp_path: Path) -> None:
+    path = broken(tmp_path, "close_after: 3d", "close_after: 1d")
+    assert "close_after must be longer than remind_after" in problem(path)

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from handlers import survey_sweep
 from handlers.context import Deps
-from handlers.messages import OutText
+from handlers.messages import InboundKind, MediaRef, OutText
 from models import Survey, Ticket, TicketEvent
 from models.db import Database
 from tests.desk import GROUP, HEAD, OFFICER, Desk, texts
@@ -133,7 +133,8 @@ async def test_not_fixed_reopens_then_fixed_closes_with_ratings(
     assert "Terima kasih atas penilaian" in await me.say("Petugasnya cepat, terima kasih")
     assert (await ticket_of(db, reference)).status == "closed"
     await desk.flush()
-    assert "mengonfirmasi" in texts(desk.new(GROUP))
+    group = texts(desk.new(GROUP))
+    assert "mengonfirmasi" in group and "Petugasnya cepat" in group  # the unit hears the good word too
 
     first, second = await surveys_of(db)
     assert (first.fixed, first.ratings, first.comment) == (
@@ -236,7 +237,8 @@ async def test_opted_out_citizens_are_never_surveyed(
     reference = await file_rubbish_complaint(warga)
     me = Citizen(warga, desk)
     await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
-    await me.inbox()
+    notice = await me.inbox()
+    assert "telah diselesaikan" in notice and "sudah beres" not in notice  # no survey question
     clock.set(wib(24, 9, 5))
     assert await sweep(deps, db) == 1
     told = await me.inbox()
@@ -275,8 +277,11 @@ async def test_reopened_twice_escalates_to_the_supervisor(
         await resolve(desk, reference, f"Sudah diangkut ({round_})", f"proof-{round_}")
         await me.inbox()
         clock.set(wib(day, 9, 30))
-        await warga.say("belum beres, sampahnya masih ada")
-        assert "dibuka kembali" in await me.inbox()
+        # typed words bring the question back to confirm with a button; nothing changes before
+        assert "benar-benar sudah beres" in await me.say("belum beres, sampahnya masih ada")
+        assert (await ticket_of(db, reference)).status == "resolved"
+        reply = await me.press("Belum beres")
+        assert "dibuka kembali" in reply and "penilaian 1 dari 4" in reply  # the typed words were the comment
     ticket = await ticket_of(db, reference)
     assert ticket.reopen_count == 2
     await desk.flush()
@@ -313,3 +318,116 @@ async def test_an_anonymous_english_reporter_is_surveyed_in_english_and_stays_an
     assert "Siti Warga" not in group and warga.user_id not in group  # and still anonymous
     card = desk.card(GROUP, await desk.card_id(GROUP, reference))
     assert "Siti Warga" not in card.text
+
+
+async def test_typed_words_never_close_or_reopen_by_themselves(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps, clock: FrozenClock
+) -> None:
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    me = Citizen(warga, desk)
+    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
+    await me.inbox()
+    # the status view of a resolved ticket asks whether it is really fixed
+    status = await me.say(f"/status {reference}")
+    assert "Selesai ditangani" in status and "benar-benar sudah beres" in status
+    # a question, sarcasm, a new complaint that starts like "not fixed": none is a verdict
+    for text in (
+        "Sudah beres belum yang lampu jalan?",
+        "Masih rusak lampu jalan di Jl. Kenanga depan sekolah sudah seminggu",
+    ):
+        assert "benar-benar sudah beres" not in await me.say(text)
+        await warga.say("/batal")
+        await me.inbox()
+    assert (await ticket_of(db, reference)).status == "resolved"
+    # "sudah beres, makasih" asks to confirm; the button closes it
+    assert "benar-benar sudah beres" in await me.say("sudah beres, makasih ya")
+    assert (await ticket_of(db, reference)).status == "resolved"
+    assert "ditutup" in await me.press("Sudah beres")
+    assert (await ticket_of(db, reference)).status == "closed"
+
+
+async def test_the_comment_step_lets_go_of_what_is_not_a_comment(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps, clock: FrozenClock
+) -> None:
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    me = Citizen(warga, desk)
+    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
+    await me.inbox()
+    assert "Apa yang masih belum beres" in await me.press("Belum beres")
+
+    # /batal at the comment is a skip: the ratings still come
+    assert "penilaian 1 dari 4" in await me.say("/batal")
+
+    # an album as the comment: every photo reaches the unit, none starts a complaint
+    await resolve(desk, reference, "Sudah diangkut lagi", "proof-2")
+    clock.set(wib(24, 8, 30))
+    await survey_sweep.sweep(db, deps)
+    await me.inbox()
+    await me.press("Belum beres")
+    desk.new(GROUP)
+    for n in (1, 2):
+        await warga.send(
+            kind=InboundKind.PHOTO, media=(MediaRef(kind="photo", file_id=f"masih-{n}", group_id="al1"),)
+        )
+    told = await me.inbox()
+    assert "Pengaduan Anda tentang apa" not in told and "diteruskan" in told
+    await desk.flush()
+    group = texts(desk.new(GROUP))
+    assert "[media masih-1]" in group and "[media masih-2]" in group
+
+    # two hours later the next message is not taken as a comment any more
+    await resolve(desk, reference, "Sudah diangkut ketiga kali", "proof-3")
+    clock.set(wib(25, 8, 30))
+    await survey_sweep.sweep(db, deps)
+    await me.press("Belum beres")
+    clock.set(wib(25, 10, 31))
+    reply = await me.say("Jalan berlubang besar di depan pasar Minggu, bahaya untuk motor")
+    assert "diteruskan" not in reply
+    async with db.sessions() as session:
+        surveys = list(await session.exec(select(Survey).order_by(col(Survey.id))))
+    assert surveys[-1].comment is None
+
+
+async def test_not_fixed_while_writing_a_complaint_asks_the_comment_afterwards(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps, clock: FrozenClock
+) -> None:
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    me = Citizen(warga, desk)
+    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
+    await me.inbox()
+    not_fixed = desk.button(warga.chat_id, "Belum beres").payload
+    await warga.say("/lapor")
+    await warga.press("Jalan")
+    await warga.press_payload(not_fixed)  # in the middle of the new complaint
+    reply = await me.inbox()
+    assert "dibuka kembali" in reply and "Apa yang masih belum beres" not in reply
+    await warga.say("Jalan berlubang besar di depan pasar Minggu, bahaya untuk motor")
+    assert (await ticket_of(db, reference)).status == "reopened"
+    assert "lokasi" in (await me.inbox()).lower()  # the words went to the new complaint
+    assert "Apa yang masih belum beres" in await me.say("/batal")  # and then the comment is asked
+
+
+async def test_surveys_turned_off_in_the_configuration_stop_going_out(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps, clock: FrozenClock
+) -> None:
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    me = Citizen(warga, desk)
+    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")  # scheduled while on
+    await me.inbox()
+    off = Deps(
+        city=deps.city.model_copy(
+            update={"surveys": deps.city.surveys.model_copy(update={"enabled": False})}
+        ),
+        texts=deps.texts,
+        clock=clock,
+        classifier=deps.classifier,
+    )
+    clock.set(wib(30, 9, 0))
+    assert await survey_sweep.sweep(db, off) == 1
+    assert await me.inbox() == ""  # nothing sent, nothing closed behind the citizen's back
+    assert (await ticket_of(db, reference)).status == "resolved"
+    assert [s.status for s in await surveys_of(db)] == ["skipped"]

@@ -235,7 +235,7 @@ class Surveys(_Strict):
         return [q.key for q in self.questions]
 
 
-RESERVED_QUESTIONS = ("fixed", "comment")
+RESERVED_QUESTIONS = ("fixed", "comment", "stop")  # asked anyway, or the opt-out button (handlers/survey.py)
 
 
 class Unit(_Strict):

@@ -211,15 +211,15 @@ async def due(*, session: AsyncSession, now: datetime, limit: int) -> list[Surve
     return list(await session.exec(query))
 
 
-async def awaiting_fixed(*, session: AsyncSession, citizen_id: int) -> Survey | None:
-    """The citizen's newest open survey whose "fixed?" is unanswered (for a typed "sudah beres")."""
-    query = (
-        select(Survey)
-        .where(
-            Survey.citizen_id == citizen_id,
-            col(Survey.status).in_([s.value for s in OPEN_SURVEY]),
-            col(Survey.fixed).is_(None),
-        )
-        .order_by(col(Survey.resolved_at).desc())
+async def awaiting_fixed(
+    *, session: AsyncSession, citizen_id: int, ticket_id: int | None = None
+) -> Survey | None:
+    """The citizen's newest open survey (of that ticket) whose "fixed?" is unanswered."""
+    query = select(Survey).where(
+        Survey.citizen_id == citizen_id,
+        col(Survey.status).in_([s.value for s in OPEN_SURVEY]),
+        col(Survey.fixed).is_(None),
     )
-    return (await session.exec(query)).first()
+    if ticket_id is not None:
+        query = query.where(Survey.ticket_id == ticket_id)
+    return (await session.exec(query.order_by(col(Survey.resolved_at).desc()))).first()

@@ -105,8 +105,8 @@ _KEEP_RESPONSE_MODELS = [
 
 # The command menu, in the order shown; descriptions come from the catalogues (`commands.*`).
 COMMANDS = {
-    "id": ("start", "lapor", "tiket", "status", "bahasa", "batal", "help"),
-    "en": ("start", "report", "tickets", "status", "language", "cancel", "help"),
+    "id": ("start", "lapor", "tiket", "status", "bahasa", "batal", "help", "stop"),
+    "en": ("start", "report", "tickets", "status", "language", "cancel", "help", "stop"),
 }
 
 
