@@ -57,10 +57,15 @@ COMMANDS = {
 
 async def step(turn: Turn) -> None:
     """Handle one inbound event for the conversation it belongs to."""
-    put_aside = turn.data.get("survey_pending")  # kept across a draft's reset
+    # a survey's comment or typed words must outlive a draft's reset, and a complaint started at
+    # the comment step puts the comment aside until it is sent or cancelled
+    put_aside = {key: turn.data.get(key) for key in ("survey_pending", "survey_note")}
+    at_comment = turn.data.get("survey_id") if turn.state == State.SURVEY_COMMENT else None
     await _step(turn)
     if turn.inbound.is_private:
-        await survey.resume(turn, put_aside)  # a survey comment put aside while a complaint was written
+        if at_comment and turn.state in INTAKE_STATES and not put_aside["survey_pending"]:
+            put_aside["survey_pending"] = at_comment
+        await survey.resume(turn, put_aside)
 
 
 async def _step(turn: Turn) -> None:
@@ -83,6 +88,13 @@ async def _step(turn: Turn) -> None:
     if turn.state == State.ANSWER and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO):
         if not (inbound.kind == InboundKind.TEXT and turn.means("cancel", inbound.text or "")):
             await answer.on_input(turn)
+            return
+    if (
+        turn.state == State.SURVEY_COMMENT
+        and inbound.reply_to_message_id
+        and await survey.reply_is_comment(turn)
+    ):
+        if await survey.on_comment(turn):
             return
     if inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and turn.state not in INTAKE_STATES:
         if await officer.on_private_reply(turn):
@@ -147,9 +159,9 @@ async def menu_action(turn: Turn, action: str) -> None:
     elif name == "cancel":
         if turn.state in INTAKE_STATES:
             await intake.cancel(turn)
-        elif turn.state == State.SURVEY_COMMENT:
-            await survey.skip_comment(turn)
-        elif turn.state in (State.STATUS_REF, State.ANSWER):
+        elif turn.state == State.SURVEY_COMMENT and await survey.skip_comment(turn):
+            pass
+        elif turn.state in (State.STATUS_REF, State.ANSWER, State.SURVEY_COMMENT):
             turn.goto(State.IDLE)
             await menu.show_menu(turn, brief=True)
         else:
@@ -277,7 +289,9 @@ async def reprompt(turn: Turn) -> None:
         await officer.reprompt(turn)
     elif turn.state == State.ANSWER:
         turn.say("answer.ask_again")
-    elif turn.state == State.SURVEY_COMMENT:
+    elif turn.state == State.SURVEY_COMMENT and await survey.live_comment(turn):
         turn.say("survey.comment_empty")
+    elif turn.state == State.SURVEY_COMMENT:  # the question went stale: back at the menu
+        await menu.show_menu(turn, brief=True)
     else:
         await menu.show_menu(turn, brief=True)

@@ -11,15 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from handlers import answer as answer_flow
+from sqlalchemy import func
+from sqlmodel import col, select
+
 from handlers import ticket_actions
 from handlers.context import Deps, Turn, pairs, survey_payload
 from handlers.format import city_time
 from handlers.i18n import normalise
 from handlers.messages import Button, InboundKind, MediaRef, OutText
 from handlers.states import INTAKE_STATES, State
-from models import Survey, Ticket, TicketStatus
+from models import OPEN_STATUSES, Survey, Ticket, TicketEvent, TicketStatus
+from models.queries import ticket_for_message
 from workflows import staff as staff_rules
 from workflows import surveys
 from workflows.clock import as_utc
@@ -35,7 +39,13 @@ COMMENT_VALID = timedelta(hours=2)  # the next message is read as the comment fo
 
 
 def fixed_message(
-    deps: Deps, lang: str, survey: Survey, ticket: Ticket, *, remind_until: str | None = None
+    deps: Deps,
+    lang: str,
+    survey: Survey,
+    ticket: Ticket,
+    *,
+    remind_until: str | None = None,
+    with_stop: bool = True,
 ) -> OutText:
     """ "Is it really fixed?" with its buttons, and the way out of surveys."""
     city = deps.city
@@ -50,7 +60,7 @@ def fixed_message(
         )
     else:
         text = deps.texts("survey.remind_fixed", lang, reference=ticket.reference, until=remind_until)
-    buttons = (
+    buttons: tuple[tuple[Button, ...], ...] = (
         (
             Button(
                 label=deps.texts.plain("survey.fixed_yes", lang),
@@ -60,13 +70,12 @@ def fixed_message(
                 label=deps.texts.plain("survey.fixed_no", lang), payload=survey_payload(survey.id, FIXED, "n")
             ),
         ),
-        (
-            Button(
-                label=deps.texts.plain("survey.stop_button", lang),
-                payload=survey_payload(survey.id, STOP, "-"),
-            ),
-        ),
     )
+    if with_stop:
+        stop = Button(
+            label=deps.texts.plain("survey.stop_button", lang), payload=survey_payload(survey.id, STOP, "-")
+        )
+        buttons = (*buttons, (stop,))
     return OutText(text=text, buttons=buttons)
 
 
@@ -88,9 +97,10 @@ def rating_message(deps: Deps, lang: str, survey: Survey, ticket: Ticket, questi
     return OutText(text=text, buttons=tuple(tuple(row) for row in pairs(scale)))
 
 
-def comment_message(deps: Deps, lang: str, survey: Survey) -> OutText:
+def comment_message(deps: Deps, lang: str, survey: Survey, ticket: Ticket) -> OutText:
     key = "survey.ask_what_wrong" if survey.fixed is False else "survey.ask_comment"
-    text = deps.texts(key, lang, unit=staff_rules.unit_name(deps.city, survey.unit, lang))
+    unit = staff_rules.unit_name(deps.city, survey.unit, lang)
+    text = deps.texts(key, lang, reference=ticket.reference, unit=unit)
     skip = Button(
         label=deps.texts.plain("survey.skip_button", lang), payload=survey_payload(survey.id, COMMENT, "skip")
     )
@@ -168,8 +178,6 @@ async def answer(
             await _pass_on(turn, survey, ticket, comment, media)
     elif question == COMMENT and (value or media):
         await _pass_on(turn, survey, ticket, str(value), media)
-    if turn.citizen.surveys_off_at is not None and surveys.is_open(survey):
-        surveys.finish(survey, now=now)  # opted out: the verdict counts, no ratings are asked
     await ask_next(turn, survey, ticket, finished=True)
 
 
@@ -201,9 +209,18 @@ async def ask_next(turn: Turn, survey: Survey, ticket: Ticket, *, finished: bool
     deps = turn.deps
     question = surveys.pending(survey, deps.city) if surveys.is_open(survey) else None
     waiting_comment = turn.state == State.SURVEY_COMMENT
+    thanks = "survey.thanks"
+    surveying = deps.city.surveys.enabled and turn.citizen.surveys_off_at is None
+    if (
+        not surveying
+        and question not in (None, FIXED)
+        and not (question == COMMENT and survey.fixed is False)
+    ):
+        surveys.finish(survey, now=turn.desk.now)  # opted out or switched off: the verdict only, no ratings
+        question, thanks = None, "survey.noted"
     if question is None:
         if finished:
-            turn.say("survey.thanks")
+            turn.say(thanks)
         if waiting_comment:
             turn.goto(State.IDLE)
         return
@@ -211,7 +228,7 @@ async def ask_next(turn: Turn, survey: Survey, ticket: Ticket, *, finished: bool
         if turn.state in INTAKE_STATES:  # the complaint being written keeps the next message
             turn.set_data(survey_pending=survey.id)  # asked once it is sent or cancelled (resume)
             return
-        turn.send(comment_message(deps, turn.lang, survey))
+        turn.send(comment_message(deps, turn.lang, survey, ticket))
         turn.goto(State.SURVEY_COMMENT, survey_id=survey.id, survey_asked=turn.desk.now.isoformat())
         return
     if question == FIXED:
@@ -222,43 +239,96 @@ async def ask_next(turn: Turn, survey: Survey, ticket: Ticket, *, finished: bool
         turn.goto(State.IDLE)
 
 
-async def resume(turn: Turn, put_aside: object = None) -> None:
-    """After a complaint was sent or cancelled: the survey comment put aside while it was written."""
-    survey_id = turn.data.get("survey_pending", put_aside)
-    if survey_id is None:
-        return
-    if turn.state != State.IDLE:
-        if "survey_pending" not in turn.data:
-            turn.set_data(survey_pending=survey_id)  # still busy: keep it for later
+async def resume(turn: Turn, put_aside: dict[str, Any]) -> None:
+    """After a complaint was sent or cancelled: the survey comment put aside while it was written.
+
+    `put_aside` holds what the step began with (survey_pending, survey_note), which a draft's
+    reset must not lose; while the chat is still busy it is kept for later."""
+    kept = {k: v for k, v in put_aside.items() if v is not None and k not in turn.data}
+    if kept:
+        turn.set_data(**kept)
+    survey_id = turn.data.get("survey_pending")
+    if survey_id is None or turn.state != State.IDLE:
         return
     turn.conversation.data = {k: v for k, v in turn.data.items() if k != "survey_pending"}
     survey = await turn.session.get(Survey, survey_id) if isinstance(survey_id, int) else None
     if survey is None or not surveys.is_open(survey) or surveys.pending(survey, turn.deps.city) != COMMENT:
         return
     ticket = await turn.session.get(Ticket, survey.ticket_id)
-    assert ticket is not None
-    await ask_next(turn, survey, ticket)
+    if ticket is not None and _comment_wanted(survey, ticket):
+        await ask_next(turn, survey, ticket)
+
+
+def _comment_wanted(survey: Survey, ticket: Ticket) -> bool:
+    """What is still wrong is wanted while that reopening is being worked on, not after the
+    ticket was resolved again (the next round has its own survey)."""
+    if survey.fixed is not False:
+        return True
+    return ticket.status in OPEN_STATUSES and ticket.reopen_count == survey.round + 1
+
+
+def leave_comment(turn: Turn) -> None:
+    """The next message is not the comment any more."""
+    turn.conversation.data = {k: v for k, v in turn.data.items() if k not in ("survey_id", "survey_asked")}
+    if turn.state == State.SURVEY_COMMENT:
+        turn.goto(State.IDLE)
+
+
+async def live_comment(turn: Turn) -> tuple[Survey, Ticket] | None:
+    """The survey whose comment the chat is asked for, while that question is fresh and wanted;
+    None, with the chat back at the menu, when it is not."""
+    survey_id, asked = turn.data.get("survey_id"), turn.data.get("survey_asked")
+    if isinstance(survey_id, int) and isinstance(asked, str):
+        if turn.desk.now - as_utc(datetime.fromisoformat(asked)) <= COMMENT_VALID:
+            survey = await turn.session.get(Survey, survey_id, with_for_update=True)
+            ticket = (
+                await turn.session.get(Ticket, survey.ticket_id, with_for_update=True) if survey else None
+            )
+            if (
+                survey is not None
+                and ticket is not None
+                and survey.citizen_id == turn.citizen.id
+                and surveys.is_open(survey)
+                and surveys.pending(survey, turn.deps.city) == COMMENT
+                and _comment_wanted(survey, ticket)
+            ):
+                return survey, ticket
+    leave_comment(turn)
+    return None
+
+
+async def reply_is_comment(turn: Turn) -> bool:
+    """A Telegram reply at the comment step is the comment only when it is to that ticket's message."""
+    live = await live_comment(turn)
+    if live is None or not turn.inbound.reply_to_message_id:
+        return False
+    replied = await ticket_for_message(
+        session=turn.session,
+        channel=turn.inbound.channel.value,
+        chat_id=turn.inbound.chat_id,
+        message_id=turn.inbound.reply_to_message_id,
+    )
+    if replied != live[0].ticket_id:
+        leave_comment(turn)
+        return False
+    return True
 
 
 async def on_comment(turn: Turn) -> bool:
     """Text or a photo while the comment is asked; False when it is not the comment after all
-    (asked too long ago, naming a ticket, or after a newer question from an officer): read as usual."""
-    survey_id, asked = turn.data.get("survey_id"), turn.data.get("survey_asked")
-    turn.conversation.data = {k: v for k, v in turn.data.items() if k not in ("survey_id", "survey_asked")}
-    turn.goto(State.IDLE)
-    if not isinstance(survey_id, int) or not isinstance(asked, str):
-        return False
-    asked_at = as_utc(datetime.fromisoformat(asked))
+    (asked too long ago, naming a ticket, "my tickets", or after a newer question from an officer):
+    the chat is back at the menu and the message is read as usual."""
     inbound = turn.inbound
     text = (inbound.text or "").strip()
-    if turn.desk.now - asked_at > COMMENT_VALID or find_reference(text):
+    asked = turn.data.get("survey_asked")
+    if find_reference(text) or turn.means("tickets", text) or await _newer_question(turn, asked):
+        leave_comment(turn)
         return False
-    question = await answer_flow.waiting_question(turn)
-    if question is not None and as_utc(question.updated_at) > asked_at:
+    live = await live_comment(turn)
+    if live is None:
         return False
-    survey = await turn.session.get(Survey, survey_id, with_for_update=True)
-    if survey is None or survey.citizen_id != turn.citizen.id or not surveys.is_open(survey):
-        return False
+    survey, _ = live
+    leave_comment(turn)
     media = inbound.media if inbound.kind == InboundKind.PHOTO else ()
     if not text and not media:
         turn.goto(State.SURVEY_COMMENT, survey_id=survey.id, survey_asked=asked)
@@ -268,20 +338,30 @@ async def on_comment(turn: Turn) -> bool:
     return True
 
 
-async def skip_comment(turn: Turn) -> None:
-    """/batal at the comment: the same as Skip, so the ratings still follow."""
-    survey_id = turn.data.get("survey_id")
-    turn.conversation.data = {k: v for k, v in turn.data.items() if k not in ("survey_id", "survey_asked")}
-    turn.goto(State.IDLE)
-    survey = (
-        await turn.session.get(Survey, survey_id, with_for_update=True)
-        if isinstance(survey_id, int)
-        else None
+async def _newer_question(turn: Turn, asked: object) -> bool:
+    """An officer asked the citizen something after the comment was asked: the text answers that."""
+    if not isinstance(asked, str) or turn.citizen.id is None:
+        return False
+    query = select(func.max(TicketEvent.at)).where(
+        TicketEvent.action == "question",
+        col(TicketEvent.ticket_id).in_(
+            select(Ticket.id).where(
+                Ticket.citizen_id == turn.citizen.id, Ticket.status == TicketStatus.WAITING_CITIZEN
+            )
+        ),
     )
-    if survey is None or survey.citizen_id != turn.citizen.id or not surveys.is_open(survey):
-        turn.say("cancel.nothing")
-        return
-    await answer(turn, survey, COMMENT, "")
+    latest = (await turn.session.exec(query)).one()
+    return latest is not None and as_utc(latest) > as_utc(datetime.fromisoformat(asked))
+
+
+async def skip_comment(turn: Turn) -> bool:
+    """/batal at the comment: the same as Skip, so the ratings still follow; False when stale."""
+    live = await live_comment(turn)
+    if live is None:
+        return False
+    leave_comment(turn)
+    await answer(turn, live[0], COMMENT, "")
+    return True
 
 
 async def more_comment_photos(turn: Turn) -> bool:
@@ -303,7 +383,7 @@ async def typed_verdict(turn: Turn, text: str) -> bool:
     """ "sudah beres" or "belum beres, <what>" at the menu while a survey asks "fixed?": that
     survey's question comes back to be confirmed with a button (a closed ticket stays closed, so
     typed words never close or reopen by themselves)."""
-    if "?" in text or find_reference(text) or turn.citizen.id is None:
+    if "?" in text or find_reference(text) or turn.citizen.id is None or not turn.deps.city.surveys.enabled:
         return False
     verdict = _verdict_words(turn, text)
     if verdict is None:
@@ -317,7 +397,10 @@ async def typed_verdict(turn: Turn, text: str) -> bool:
     fixed, note = verdict
     if not fixed and note:
         turn.set_data(survey_note={"survey": survey.id, "text": note})
-    turn.send(fixed_message(turn.deps, turn.lang, survey, ticket))
+    turn.say("survey.confirm_hint")
+    turn.send(
+        fixed_message(turn.deps, turn.lang, survey, ticket, with_stop=turn.citizen.surveys_off_at is None)
+    )
     return True
 
 
@@ -325,7 +408,7 @@ async def offer_verdict(turn: Turn, ticket: Ticket) -> None:
     """The reporter looks at a resolved ticket whose "fixed?" is still open: ask it here too."""
     if ticket.status != TicketStatus.RESOLVED or ticket.citizen_id != turn.citizen.id:
         return
-    if turn.citizen.surveys_off_at is not None:
+    if turn.citizen.surveys_off_at is not None or not turn.deps.city.surveys.enabled:
         return
     survey = await surveys.awaiting_fixed(
         session=turn.session, citizen_id=ticket.citizen_id, ticket_id=ticket.id

@@ -96,7 +96,7 @@ async def test_not_fixed_reopens_then_fixed_closes_with_ratings(
     assert (
         "dibuka kembali" in reply
         and "Dinas Lingkungan Hidup" in reply
-        and "Apa yang masih belum beres" in reply
+        and "apa yang masih belum beres" in reply
     )
     ticket = await ticket_of(db, reference)
     assert ticket.status == "reopened" and ticket.unit == "dlh" and ticket.reopen_count == 1
@@ -309,7 +309,7 @@ async def test_an_anonymous_english_reporter_is_surveyed_in_english_and_stays_an
     assert await sweep(deps, db) == 1
     assert "Satisfaction survey" in await me.inbox()
     reply = await me.press("Not fixed")
-    assert "reopened" in reply and "What is still not fixed?" in reply
+    assert "reopened" in reply and "what is still not fixed?" in reply
     reply = await me.say("It still smells <bad> & nobody came")
     assert "we passed your note on" in reply and "rating 1 of 4" in reply
     await desk.flush()
@@ -355,7 +355,7 @@ async def test_the_comment_step_lets_go_of_what_is_not_a_comment(
     me = Citizen(warga, desk)
     await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
     await me.inbox()
-    assert "Apa yang masih belum beres" in await me.press("Belum beres")
+    assert "apa yang masih belum beres" in await me.press("Belum beres")
 
     # /batal at the comment is a skip: the ratings still come
     assert "penilaian 1 dari 4" in await me.say("/batal")
@@ -403,11 +403,11 @@ async def test_not_fixed_while_writing_a_complaint_asks_the_comment_afterwards(
     await warga.press("Jalan")
     await warga.press_payload(not_fixed)  # in the middle of the new complaint
     reply = await me.inbox()
-    assert "dibuka kembali" in reply and "Apa yang masih belum beres" not in reply
+    assert "dibuka kembali" in reply and "apa yang masih belum beres" not in reply
     await warga.say("Jalan berlubang besar di depan pasar Minggu, bahaya untuk motor")
     assert (await ticket_of(db, reference)).status == "reopened"
     assert "lokasi" in (await me.inbox()).lower()  # the words went to the new complaint
-    assert "Apa yang masih belum beres" in await me.say("/batal")  # and then the comment is asked
+    assert "apa yang masih belum beres" in await me.say("/batal")  # and then the comment is asked
 
 
 async def test_surveys_turned_off_in_the_configuration_stop_going_out(
@@ -431,3 +431,95 @@ async def test_surveys_turned_off_in_the_configuration_stop_going_out(
     assert await me.inbox() == ""  # nothing sent, nothing closed behind the citizen's back
     assert (await ticket_of(db, reference)).status == "resolved"
     assert [s.status for s in await surveys_of(db)] == ["skipped"]
+
+
+async def reopened_at_comment(citizen: Callable[..., Dialog], desk: Desk) -> tuple[Dialog, Citizen, str]:
+    """A resolved ticket; the reporter pressed "Belum beres" and is asked what is still wrong."""
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    me = Citizen(warga, desk)
+    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
+    await me.inbox()
+    assert "apa yang masih belum beres" in await me.press("Belum beres")
+    return warga, me, reference
+
+
+async def test_at_the_comment_step_other_intents_win(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, clock: FrozenClock
+) -> None:
+    _warga, me, reference = await reopened_at_comment(citizen, desk)
+    # "tiket saya" lists the tickets; the next words are then not taken as the comment
+    listed = await me.say("tiket saya")
+    assert reference in listed and "diteruskan" not in listed
+    assert "diteruskan" not in await me.say("Sampah liar menumpuk di gang Mawar dekat sekolah dasar")
+    async with db.sessions() as session:
+        (survey,) = await session.exec(select(Survey))
+    assert survey.comment is None
+
+
+async def test_a_stale_comment_step_falls_back_to_the_menu(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, clock: FrozenClock
+) -> None:
+    warga, me, _reference = await reopened_at_comment(citizen, desk)
+    clock.set(wib(23, 16, 0))  # long after the question
+    reply = await me.say("/batal")
+    assert "penilaian" not in reply and "Tidak ada yang perlu dibatalkan" in reply
+    await warga.say("/foo")
+    assert "Tulis keterangan" not in warga.text
+
+
+async def test_a_complaint_started_at_the_comment_step_puts_the_comment_aside(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, clock: FrozenClock
+) -> None:
+    _warga, me, _reference = await reopened_at_comment(citizen, desk)
+    await me.say("/lapor")
+    reply = await me.say("/batal")
+    assert "Pengaduan dibatalkan" in reply and "apa yang masih belum beres" in reply
+
+
+async def test_a_comment_put_aside_is_dropped_once_the_ticket_is_resolved_again(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, clock: FrozenClock
+) -> None:
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    me = Citizen(warga, desk)
+    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
+    await me.inbox()
+    not_fixed = desk.button(warga.chat_id, "Belum beres").payload
+    await warga.say("/lapor")
+    await warga.press_payload(not_fixed)
+    await resolve(desk, reference, "Sudah dibersihkan lagi", "proof-2")  # while the citizen still writes
+    await me.inbox()
+    assert "apa yang masih belum beres" not in await me.say("/batal")
+
+
+async def test_a_reply_to_another_message_at_the_comment_step_is_not_the_comment(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, clock: FrozenClock
+) -> None:
+    warga, me, _reference = await reopened_at_comment(citizen, desk)
+    await me.say("/start")  # a message of no ticket to reply to
+    welcome = desk.channel.to(warga.chat_id)[-1].message_id
+    await warga.say("Halo, ini balasan untuk pesan sambutan", reply_to_message_id=welcome)
+    await me.inbox()
+    assert "diteruskan" not in await me.say("oke makasih")
+    async with db.sessions() as session:
+        (survey,) = await session.exec(select(Survey))
+    assert survey.comment is None
+
+
+async def test_opted_out_typed_verdict_reopens_without_ratings(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database, clock: FrozenClock
+) -> None:
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    me = Citizen(warga, desk)
+    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
+    await me.inbox()
+    await me.say("/stop")
+    asked = await me.say("belum beres, masih bau")
+    assert "salah satu tombol" in asked
+    assert not any("Berhenti" in b.label for b in warga.buttons)  # already off
+    reply = await me.press("Belum beres")
+    assert "dibuka kembali" in reply and "penilaian" not in reply and "sudah kami catat" in reply
+    await desk.flush()
+    assert "masih bau" in texts(desk.new(GROUP))
