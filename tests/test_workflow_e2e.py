@@ -238,7 +238,7 @@ async def test_the_survey_reopens_a_ticket_then_closes_it_with_ratings(
     # one working day later (Tuesday 08:30) the running process's sweep asks
     set_clock(clock_file, datetime(2026, 11, 24, 8, 30, tzinfo=WIB))
     await siti.expect("Apakah masalahnya benar-benar sudah beres?")
-    await siti.press("Belum beres", "Apa yang masih belum beres")
+    await siti.press("Belum beres", "apa yang masih belum beres")
     await siti.expect(f"{reference} dibuka kembali dan kembali ke Dinas Lingkungan Hidup")
     await api.wait_for_text(GROUP, f"{reference} dibuka kembali oleh pelapor", timeout=STEP)
     await siti.say("Sampahnya masih menumpuk di pojok TPS", "diteruskan ke Dinas Lingkungan Hidup")
