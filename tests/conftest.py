@@ -108,3 +108,30 @@ def citizen(pipeline: Pipeline) -> Callable[..., Dialog]:
 async def desk(pipeline: Pipeline, db: Database, clock: FrozenClock) -> Desk:
     """Officers and admins of the sample city, with the DLH group linked (tests/desk.py)."""
     return await staffed_desk(pipeline, db, clock)
+
+
+Invoke = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def cli_db_url(tmp_path: Any) -> str:
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+@pytest.fixture
+def cli_run(cli_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """Run `civicbot ARGS…` in-process on a database of its own: (exit code, output)."""
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    monkeypatch.setenv("CIVICBOT_DATABASE_URL", cli_db_url)
+    monkeypatch.delenv("CIVICBOT_CONFIG", raising=False)
+    monkeypatch.delenv("CIVICBOT_CLOCK_FILE", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = runner.invoke(cli, list(args))
+        return result.exit_code, result.output
+
+    return invoke

@@ -6,23 +6,20 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
-from typer.testing import CliRunner
 
-from bot.cli import cli
 from bot.reports import render
 from handlers.i18n import Translator
 from locales import load_catalogues
 from models import Citizen, Survey, SurveyStatus, Ticket
 from models.db import Database
+from tests.conftest import Invoke
 from workflows.city_config import CityConfig
 from workflows.satisfaction import (
     Period,
@@ -219,7 +216,6 @@ def test_renderings(city: CityConfig) -> None:
 # end to end: rows in the database, the `civicbot report satisfaction` command
 
 CITIZEN_NAME, CITIZEN_CHAT = "Siti Rahmawati", "987654321"
-Invoke = Callable[..., tuple[int, str]]
 
 
 async def _fill(url: str) -> None:
@@ -275,40 +271,21 @@ async def _fill(url: str) -> None:
     await db.dispose()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/report.db"
-
-
-@pytest.fixture
-def run(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    monkeypatch.setenv("CIVICBOT_DATABASE_URL", database_url)
-    monkeypatch.delenv("CIVICBOT_CONFIG", raising=False)
-    monkeypatch.delenv("CIVICBOT_CLOCK_FILE", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> tuple[int, str]:
-        result = runner.invoke(cli, list(args))
-        return result.exit_code, result.output
-
-    return invoke
-
-
 def _identity_free(output: str) -> None:
     for secret in (CITIZEN_NAME, "Siti", CITIZEN_CHAT, "siti_r", "ADU-2611", "terima kasih"):
         assert secret not in output
 
 
-def test_the_cli_reports_the_period_in_every_format(run: Invoke, database_url: str) -> None:
-    asyncio.run(_fill(database_url))
-    code, table = run("report", "satisfaction", "--period", "2026-11")
+def test_the_cli_reports_the_period_in_every_format(cli_run: Invoke, cli_db_url: str) -> None:
+    asyncio.run(_fill(cli_db_url))
+    code, table = cli_run("report", "satisfaction", "--period", "2026-11")
     assert code == 0, table
     assert "Indeks Kepuasan Masyarakat (SKM) · periode 2026-11" in table
     assert "Dinas Lingkungan Hidup" in table and "79.17" in table and "B (Baik)" in table
     assert "Semua" in table and "71.88" in table
     _identity_free(table)
 
-    code, text = run("report", "satisfaction", "--period", "2026-11", "--format", "csv", "--lang", "en")
+    code, text = cli_run("report", "satisfaction", "--period", "2026-11", "--format", "csv", "--lang", "en")
     assert code == 0, text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == [
@@ -328,7 +305,7 @@ def test_the_cli_reports_the_period_in_every_format(run: Invoke, database_url: s
     )
     _identity_free(text)
 
-    code, text = run("report", "satisfaction", "--period", "2026-11", "--format", "json")
+    code, text = cli_run("report", "satisfaction", "--period", "2026-11", "--format", "json")
     assert code == 0, text
     document = json.loads(text)
     assert document["period"] == "2026-11" and document["elements"] == list(ELEMENTS)
@@ -340,12 +317,12 @@ def test_the_cli_reports_the_period_in_every_format(run: Invoke, database_url: s
     _identity_free(text)
 
 
-def test_the_cli_refuses_a_bad_period_or_format(run: Invoke) -> None:
-    code, output = run("report", "satisfaction", "--period", "2026-13")
+def test_the_cli_refuses_a_bad_period_or_format(cli_run: Invoke) -> None:
+    code, output = cli_run("report", "satisfaction", "--period", "2026-13")
     assert code == 2 and "use YYYY-MM, YYYY-Qn or YYYY" in output
-    code, output = run("report", "satisfaction", "--period", "2026-11", "--format", "pdf")
+    code, output = cli_run("report", "satisfaction", "--period", "2026-11", "--format", "pdf")
     assert code == 2 and "table, csv, json" in output
-    code, output = run("report", "satisfaction", "--period", "2026-11", "--lang", "fr")
+    code, output = cli_run("report", "satisfaction", "--period", "2026-11", "--lang", "fr")
     assert code == 2 and "id, en" in output
 
 

@@ -47,6 +47,16 @@ async def resolve(desk: Desk, reference: str, note: str, photo: str) -> None:
     assert "ditandai selesai" in texts(await desk.photo(OFFICER, OFFICER, photo))
 
 
+async def resolved(citizen: Callable[..., Dialog], desk: Desk) -> tuple[Dialog, Citizen, str]:
+    """A complaint filed Monday 09:00 and resolved at once by the DLH officer; the notice read."""
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    me = Citizen(warga, desk)
+    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
+    await me.inbox()
+    return warga, me, reference
+
+
 class Citizen:
     """The citizen's chat as delivered (notices from the scheduler included)."""
 
@@ -192,11 +202,7 @@ async def test_unanswered_survey_is_reminded_once_then_closes_without_feedback(
 async def test_answers_are_taken_once(
     citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps, clock: FrozenClock
 ) -> None:
-    warga = citizen()
-    reference = await file_rubbish_complaint(warga)
-    me = Citizen(warga, desk)
-    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
-    await me.inbox()
+    warga, me, reference = await resolved(citizen, desk)
     # answered early from the resolved notice: closed at once, the ratings follow
     fixed = desk.button(warga.chat_id, "Sudah beres").payload
     not_fixed = desk.button(warga.chat_id, "Belum beres").payload
@@ -323,11 +329,7 @@ async def test_an_anonymous_english_reporter_is_surveyed_in_english_and_stays_an
 async def test_typed_words_never_close_or_reopen_by_themselves(
     citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps, clock: FrozenClock
 ) -> None:
-    warga = citizen()
-    reference = await file_rubbish_complaint(warga)
-    me = Citizen(warga, desk)
-    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
-    await me.inbox()
+    warga, me, reference = await resolved(citizen, desk)
     # the status view of a resolved ticket asks whether it is really fixed
     status = await me.say(f"/status {reference}")
     assert "Selesai ditangani" in status and "benar-benar sudah beres" in status
@@ -350,11 +352,7 @@ async def test_typed_words_never_close_or_reopen_by_themselves(
 async def test_the_comment_step_lets_go_of_what_is_not_a_comment(
     citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps, clock: FrozenClock
 ) -> None:
-    warga = citizen()
-    reference = await file_rubbish_complaint(warga)
-    me = Citizen(warga, desk)
-    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
-    await me.inbox()
+    warga, me, reference = await resolved(citizen, desk)
     assert "apa yang masih belum beres" in await me.press("Belum beres")
 
     # /batal at the comment is a skip: the ratings still come
@@ -393,11 +391,7 @@ async def test_the_comment_step_lets_go_of_what_is_not_a_comment(
 async def test_not_fixed_while_writing_a_complaint_asks_the_comment_afterwards(
     citizen: Callable[..., Dialog], desk: Desk, db: Database, deps: Deps, clock: FrozenClock
 ) -> None:
-    warga = citizen()
-    reference = await file_rubbish_complaint(warga)
-    me = Citizen(warga, desk)
-    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
-    await me.inbox()
+    warga, me, reference = await resolved(citizen, desk)
     not_fixed = desk.button(warga.chat_id, "Belum beres").payload
     await warga.say("/lapor")
     await warga.press("Jalan")
@@ -435,11 +429,7 @@ async def test_surveys_turned_off_in_the_configuration_stop_going_out(
 
 async def reopened_at_comment(citizen: Callable[..., Dialog], desk: Desk) -> tuple[Dialog, Citizen, str]:
     """A resolved ticket; the reporter pressed "Belum beres" and is asked what is still wrong."""
-    warga = citizen()
-    reference = await file_rubbish_complaint(warga)
-    me = Citizen(warga, desk)
-    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
-    await me.inbox()
+    warga, me, reference = await resolved(citizen, desk)
     assert "apa yang masih belum beres" in await me.press("Belum beres")
     return warga, me, reference
 
@@ -480,11 +470,7 @@ async def test_a_complaint_started_at_the_comment_step_puts_the_comment_aside(
 async def test_a_comment_put_aside_is_dropped_once_the_ticket_is_resolved_again(
     citizen: Callable[..., Dialog], desk: Desk, db: Database, clock: FrozenClock
 ) -> None:
-    warga = citizen()
-    reference = await file_rubbish_complaint(warga)
-    me = Citizen(warga, desk)
-    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
-    await me.inbox()
+    warga, me, reference = await resolved(citizen, desk)
     not_fixed = desk.button(warga.chat_id, "Belum beres").payload
     await warga.say("/lapor")
     await warga.press_payload(not_fixed)
@@ -510,11 +496,7 @@ async def test_a_reply_to_another_message_at_the_comment_step_is_not_the_comment
 async def test_opted_out_typed_verdict_reopens_without_ratings(
     citizen: Callable[..., Dialog], desk: Desk, db: Database, clock: FrozenClock
 ) -> None:
-    warga = citizen()
-    reference = await file_rubbish_complaint(warga)
-    me = Citizen(warga, desk)
-    await resolve(desk, reference, "Sampah sudah diangkut", "proof-1")
-    await me.inbox()
+    warga, me, _reference = await resolved(citizen, desk)
     await me.say("/stop")
     asked = await me.say("belum beres, masih bau")
     assert "salah satu tombol" in asked
