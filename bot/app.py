@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.base import ChannelAdapter
 from bot.channels.console import ConsoleAdapter, read_lines
 from bot.channels.telegram import TelegramAdapter, make_bot
+from bot.channels.whatsapp import WhatsAppAdapter
+from bot.channels.whatsapp_client import GraphClient
 from bot.sender import OutboxSender
 from bot.settings import Settings
+from bot.webhooks import WHATSAPP_PATH, whatsapp_app
 from handlers import alerts, survey_sweep
 from handlers.context import Deps
 from handlers.i18n import Translator
@@ -118,6 +124,44 @@ class App:
         async with self.db.transaction() as session:
             await forget_processed_before(session=session, before=dedupe_horizon(self.deps.clock.now()))
 
+    async def serve_whatsapp(self) -> Callable[[], Awaitable[None]]:
+        """The WhatsApp channel: its adapter, and the webhook server (until the returned stop)."""
+        settings = self.settings
+        client = GraphClient(
+            access_token=settings.whatsapp_access_token or "",
+            phone_number_id=settings.whatsapp_phone_number_id or "",
+            base_url=settings.whatsapp_api_base,
+            api_version=settings.whatsapp_api_version,
+        )
+        texts = self.deps.texts
+        adapter = WhatsAppAdapter(
+            client,
+            db=self.db,
+            handle=self.pipeline.handle,
+            media_dir=Path(settings.media_dir),
+            list_button_label=texts.plain("whatsapp.list_button", texts.default_language),
+            location_hint=texts("whatsapp.location_hint", texts.default_language),
+        )
+        self.add_channel(adapter)
+        web_app = whatsapp_app(
+            verify_token=settings.whatsapp_verify_token or "",
+            app_secret=settings.whatsapp_app_secret or "",
+            handle=adapter.on_webhook,
+        )
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+        await site.start()
+        log.info(
+            "WhatsApp webhooks on http://%s:%s%s", settings.webhook_host, settings.webhook_port, WHATSAPP_PATH
+        )
+
+        async def stop() -> None:
+            await runner.cleanup()
+            await client.close()
+
+        return stop
+
     async def drain(self, passes: int = 100) -> None:
         """Send what is due until nothing is left (used before a console session ends)."""
         for _ in range(passes):
@@ -173,6 +217,7 @@ async def run_telegram(settings: Settings, clock: Clock | None = None) -> None:
     bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base)
     adapter = TelegramAdapter(bot)
     app.add_channel(adapter)
+    stop_whatsapp = await app.serve_whatsapp() if settings.whatsapp else None
     app.start_background()
     try:
         me = await bot.get_me()
@@ -187,8 +232,26 @@ async def run_telegram(settings: Settings, clock: Clock | None = None) -> None:
             close_bot_session=True,
         )
     finally:
+        if stop_whatsapp is not None:
+            await stop_whatsapp()
         await app.close()
         await bot.session.close()
+
+
+async def run_whatsapp(settings: Settings, clock: Clock | None = None) -> None:
+    """WhatsApp alone (no Telegram token): serve webhooks until SIGINT/SIGTERM."""
+    app = await build_app(settings, clock)
+    stop_whatsapp = await app.serve_whatsapp()
+    app.start_background()
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        await stop_whatsapp()
+        await app.close()
 
 
 async def run_console(settings: Settings, clock: Clock | None = None) -> None:

@@ -63,10 +63,15 @@ def _settings() -> Settings:
 
 @cli.command()
 def run() -> None:
-    """Run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the local console."""
+    """Run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, WhatsApp (webhooks) when its four
+    settings are, else the local console."""
     settings = _settings()
-    from bot.app import run_console, run_telegram
+    from bot.app import run_console, run_telegram, run_whatsapp
 
+    if not settings.telegram_bot_token and settings.whatsapp:
+        _logging(settings)
+        asyncio.run(run_whatsapp(settings))
+        return
     if not settings.telegram_bot_token:
         typer.echo(NO_TOKEN, err=True)
         _logging(settings, quiet=True)

@@ -23,6 +23,27 @@ class Settings(BaseSettings):
     admin_ids: str = Field(default="", alias="CIVICBOT_ADMIN_IDS")  # Telegram user ids, comma-separated
     sla_sweep_seconds: float = Field(default=30.0, alias="CIVICBOT_SLA_SWEEP_SECONDS", gt=0)
     clock_file: str | None = Field(default=None, alias="CIVICBOT_CLOCK_FILE")  # tests and demos only
+    whatsapp_access_token: str | None = Field(default=None, alias="WHATSAPP_ACCESS_TOKEN")
+    whatsapp_phone_number_id: str | None = Field(default=None, alias="WHATSAPP_PHONE_NUMBER_ID")
+    whatsapp_app_secret: str | None = Field(default=None, alias="WHATSAPP_APP_SECRET")
+    whatsapp_verify_token: str | None = Field(default=None, alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_api_base: str = Field(default="https://graph.facebook.com", alias="WHATSAPP_API_BASE")
+    whatsapp_api_version: str = Field(default="v21.0", alias="WHATSAPP_API_VERSION")
+    webhook_host: str = Field(default="0.0.0.0", alias="CIVICBOT_WEBHOOK_HOST")
+    webhook_port: int = Field(default=8080, alias="CIVICBOT_WEBHOOK_PORT", ge=0, le=65535)
+    media_dir: str = Field(default="data/media", alias="CIVICBOT_MEDIA_DIR")
+
+    @property
+    def whatsapp(self) -> bool:
+        """WhatsApp is served when all four of its settings are given."""
+        return all(
+            (
+                self.whatsapp_access_token,
+                self.whatsapp_phone_number_id,
+                self.whatsapp_app_secret,
+                self.whatsapp_verify_token,
+            )
+        )
 
     @property
     def admins(self) -> list[str]:

@@ -75,6 +75,7 @@ class Inbound(BaseModel):
     username: str | None = None
     platform_language: str | None = None
     reply_to_message_id: str | None = None  # the message this one answers (Telegram "reply")
+    media_failed: bool = False  # media was sent but could not be fetched (WhatsApp media download)
     chat_title: str | None = None  # groups only
     migrate_to_chat_id: str | None = None  # MIGRATED, sent in the old group: its new id
     migrate_from_chat_id: str | None = None  # MIGRATED, sent in the new supergroup: its old id

@@ -76,6 +76,10 @@ async def _step(turn: Turn) -> None:
         turn.say("unsupported.edited")
         await reprompt(turn)
         return
+    if inbound.media_failed and not inbound.media:
+        turn.say("errors.media_failed")  # nothing of it arrived: ask for it again, nothing else changes
+        await reprompt(turn)
+        return
     if inbound.kind == InboundKind.PHOTO and (
         await officer.more_proof(turn) or await survey.more_comment_photos(turn)
     ):

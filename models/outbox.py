@@ -22,6 +22,7 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
         # "no earlier pending row of this chat" (models.queries.pending_outbox), asked for every due row
         Index("ix_outbox_chat_order", "channel", "chat_id", "status", "id"),
+        Index("ix_outbox_platform_id", "channel", "platform_message_id"),  # delivery receipts
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -38,3 +39,6 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = None
     ticket_id: int | None = None  # the ticket the message is about (see models.links.MessageLink)
     role: str | None = Field(default=None, max_length=16)
+    # what the platform reported after accepting it (WhatsApp: sent, delivered, read, failed)
+    delivery_status: str | None = Field(default=None, max_length=16)
+    delivery_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]

@@ -204,3 +204,34 @@ def record_link(
             sent_at=now,
         )
     )
+
+
+_RECEIPT_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+
+async def record_delivery(
+    *,
+    session: AsyncSession,
+    channel: str,
+    platform_message_id: str,
+    status: str,
+    at: datetime,
+    error: str | None = None,
+) -> bool:
+    """A platform's receipt for a message it accepted; False when no outbox row has that id.
+
+    Receipts can arrive out of order: a later stage is never overwritten by an earlier one
+    ("delivered" after "read" changes nothing). "failed" marks the row failed with the reason.
+    """
+    query = select(OutboxMessage).where(
+        OutboxMessage.channel == channel, OutboxMessage.platform_message_id == platform_message_id
+    )
+    row = (await session.exec(query.with_for_update())).first()
+    if row is None:
+        return False
+    if _RECEIPT_RANK.get(row.delivery_status or "", 0) >= _RECEIPT_RANK.get(status, 0):
+        return True
+    row.delivery_status, row.delivery_at = status, at
+    if status == "failed":
+        row.status, row.last_error = OutboxStatus.FAILED, (error or "failed")[:500]
+    return True
