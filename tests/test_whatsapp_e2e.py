@@ -196,3 +196,16 @@ async def test_a_photo_that_cannot_be_downloaded_is_asked_for_again(
     photo_id = graph.add_media(b"jpeg", mime_type="image/jpeg")
     graph.fail_media_download(photo_id)
     await siti.send(image_message(WA_ID, photo_id, wamid="wamid.p1"), "tidak berhasil kami terima")
+
+
+async def test_a_video_is_answered_without_being_downloaded(
+    bot: tuple[WhatsAppCitizen, Database], graph: FakeGraphAPI
+) -> None:
+    siti, _ = bot
+    video_id = graph.add_media(b"mp4", mime_type="video/mp4")
+    payload = image_message(WA_ID, video_id, wamid="wamid.v1")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["type"], message["video"] = "video", message.pop("image")
+    assert await siti.post(payload) == 200
+    await graph.wait_for(lambda c: c.to == WA_ID and c.kind == "send", timeout=STEP)
+    assert not [c for c in graph.calls if c.kind in ("media", "download")]

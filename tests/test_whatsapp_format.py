@@ -578,7 +578,6 @@ def test_a_video_is_other_with_its_reference() -> None:
             },
             InboundKind.CONTACT,
         ),
-        ({"type": "reaction", "reaction": {"message_id": "wamid.OURS", "emoji": "👍"}}, InboundKind.OTHER),
         (
             {
                 "type": "unsupported",
@@ -618,6 +617,13 @@ def test_several_messages_in_one_body_keep_their_order() -> None:
     body = webhook({"type": "text", "text": {"body": "satu"}}, {"type": "text", "text": {"body": "dua"}})
     inbound, _ = parse_webhook(body)
     assert [event.text for event in inbound] == ["satu", "dua"]
+
+
+def test_a_reaction_is_ignored_not_answered() -> None:
+    reaction = {"type": "reaction", "reaction": {"message_id": "wamid.OURS", "emoji": "👍"}}
+    text = {"type": "text", "text": {"body": "makasih"}}
+    inbound, _ = parse_webhook(webhook(reaction, text))
+    assert [event.text for event in inbound] == ["makasih"]  # the 👍 gets no "cannot use this" reply
 
 
 def test_a_message_in_a_whatsapp_group_is_ignored() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from bot.channels.base import DeliveryError
 from bot.channels.whatsapp_client import GraphClient, MediaError
 from bot.channels.whatsapp_format import parse_webhook, render
-from handlers.messages import Channel, Inbound, MediaRef, Outbound
+from handlers.messages import Channel, Inbound, InboundKind, MediaRef, Outbound
 from models.db import Database
 from models.queries import record_delivery
 
@@ -81,8 +81,8 @@ class WhatsAppAdapter:
             await self.handle(await self._with_media(event))
 
     async def _with_media(self, event: Inbound) -> Inbound:
-        if not event.media:
-            return event
+        if not event.media or event.kind == InboundKind.OTHER:
+            return event  # a video, say: the handlers answer that it cannot be used, nothing to fetch
         kept: list[MediaRef] = []
         for ref in event.media:
             try:

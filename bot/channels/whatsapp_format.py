@@ -786,7 +786,7 @@ def _string(value: Any, what: str) -> str:
 
 
 def _message(message: Any, names: dict[str, str]) -> Inbound | None:
-    """The message as an Inbound event; None for a message in a WhatsApp group (not supported)."""
+    """The message as an Inbound event; None for a reaction or a message in a WhatsApp group."""
     if not isinstance(message, dict):
         raise TypeError("message is not an object")
     wamid = _string(message.get("id"), "id")
@@ -795,6 +795,9 @@ def _message(message: Any, names: dict[str, str]) -> Inbound | None:
         return None
     sender = _string(message.get("from"), "from")
     kind = message.get("type")
+    if kind == "reaction":  # an emoji on one of our messages: nothing to answer (Telegram sends none)
+        log.info("WhatsApp reaction %s ignored", wamid)
+        return None
     fields = _content(message, kind)
     context = message.get("context")
     reply_to = context.get("id") if isinstance(context, dict) else None
