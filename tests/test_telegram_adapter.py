@@ -18,7 +18,7 @@ from aiogram.types import Update
 
 from bot.channels.base import DeliveryError
 from bot.channels.telegram import TEXT_LIMIT, TelegramAdapter, make_bot, message_to_inbound
-from handlers.messages import Button, Inbound, InboundKind, OutEdit, OutText
+from handlers.messages import Button, Channel, Inbound, InboundKind, OutEdit, OutText
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 GROUP = -1001234567890  # a supergroup
@@ -361,3 +361,15 @@ async def test_a_text_replying_to_a_message_is_sent_as_a_reply(
     # the question was deleted meanwhile: the answer still goes out, as a plain message
     gone = await adapter.deliver(str(CITIZEN), OutText(text="Terima kasih", reply_to="999"))
     assert gone is not None and "reply_to_message" not in api.sent(CITIZEN)[-1].result
+
+
+async def test_voice_notes_and_documents_carry_their_files(api: FakeTelegramAPI, bot: Bot) -> None:
+    """Kept with a complaint like photos (handlers), so the update must hand over the file."""
+    voice = inbound(api.push_voice(4242), bot)
+    assert voice is not None and voice.kind == InboundKind.VOICE
+    assert [(m.kind, m.channel) for m in voice.media] == [("voice", Channel.TELEGRAM)]
+    assert voice.media[0].file_id.startswith("AwAC")
+    document = inbound(api.push_document(4242, caption="surat RT"), bot)
+    assert document is not None and document.kind == InboundKind.DOCUMENT
+    assert [(m.kind, m.channel) for m in document.media] == [("document", Channel.TELEGRAM)]
+    assert document.text == "surat RT"

@@ -100,7 +100,7 @@ class ConsoleAdapter:
         if head.lower() in ("/foto", "/photo"):
             self._photos += 1
             name = rest.strip() or f"console-photo-{self._session}-{self._photos}"
-            media = MediaRef(kind="photo", file_id=name, unique_id=name)
+            media = MediaRef(kind="photo", file_id=name, unique_id=name, channel=Channel.CONSOLE)
             return Inbound(**base, kind=InboundKind.PHOTO, media=(media,))
         if head.lower() in ("/lokasi", "/location"):
             return Inbound(**base, **_location(rest))

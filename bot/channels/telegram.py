@@ -1,16 +1,23 @@
 """Telegram through aiogram 3: updates become Inbound events, Outbound actions become API calls.
 
 Only translation lives here. What a message means is decided in handlers/.
+
+Media of another platform (a WhatsApp citizen's photo shown in a unit group) has no Telegram file_id:
+the file the other adapter stored (bot/media_store.py) is uploaded instead. `fetch_media` goes the
+other way: a Telegram file downloaded into the store, for the WhatsApp adapter to upload there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import aiohttp
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -30,12 +37,14 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteWebhook,
     EditMessageText,
+    GetFile,
     GetMe,
     GetUpdates,
     SendDocument,
     SendLocation,
     SendMessage,
     SendPhoto,
+    SendVideo,
     SendVoice,
     SetMyCommands,
 )
@@ -43,6 +52,7 @@ from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
     CallbackQuery,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -53,6 +63,7 @@ from aiogram.types import (
 )
 
 from bot.channels.base import DeliveryError
+from bot.media_store import MediaStore
 from bot.text_split import split_html
 from handlers.messages import (
     Button,
@@ -82,6 +93,8 @@ NOT_EDITABLE = (
     "there is no text in the message to edit",
 )
 NOT_MODIFIED = "message is not modified"
+# what sendVoice takes (OGG/OPUS, MP3, M4A); another platform's audio in another format goes as a file
+VOICE_EXTENSIONS = frozenset({".ogg", ".oga", ".opus", ".mp3", ".m4a"})
 
 # aiogram builds `Response[ReturnType]` for every call; pydantic caches parametrised generics
 # weakly, so without a reference the garbage collector drops them and each call rebuilds the
@@ -96,6 +109,8 @@ _KEEP_RESPONSE_MODELS = [
         SendLocation,
         SendVoice,
         SendDocument,
+        SendVideo,
+        GetFile,
         AnswerCallbackQuery,
         GetMe,
         DeleteWebhook,
@@ -121,9 +136,10 @@ class TelegramAdapter:
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, media: MediaStore | None = None) -> None:
         self.bot = bot
         self.bot_id = bot.id  # from the token, no network call: tells "the bot was added" apart
+        self.media = media  # files of other platforms to upload, and Telegram files fetched for them
         self._answers: set[asyncio.Task[Any]] = set()
 
     # --- inbound ---------------------------------------------------------------------------
@@ -186,16 +202,8 @@ class TelegramAdapter:
         """Send one action; platform errors become DeliveryError with retry advice."""
         try:
             return await self._send(int(chat_id), action)
-        except TelegramMigrateToChat as error:  # before TelegramAPIError: the group became a supergroup
-            raise DeliveryError(str(error), migrate_to_chat_id=str(error.migrate_to_chat_id)) from error
-        except TelegramRetryAfter as error:
-            raise DeliveryError(str(error), retry_after=float(error.retry_after)) from error
-        except (TelegramServerError, TelegramNetworkError) as error:
-            raise DeliveryError(str(error)) from error
-        except (TelegramForbiddenError, TelegramNotFound, TelegramBadRequest) as error:
-            raise DeliveryError(str(error), permanent=True) from error
         except TelegramAPIError as error:
-            raise DeliveryError(str(error)) from error
+            raise delivery_error(error) from error
 
     async def _send(self, chat_id: int, action: Outbound) -> str | None:
         if isinstance(action, OutText):
@@ -248,13 +256,65 @@ class TelegramAdapter:
     async def _send_media(self, chat_id: int, action: OutMedia) -> str:
         caption = split_html(action.caption, CAPTION_LIMIT)[0] if action.caption else None
         media = action.media
-        if media.kind == "photo":
-            sent = await self.bot.send_photo(chat_id, media.file_id, caption=caption)
-        elif media.kind == "voice":
-            sent = await self.bot.send_voice(chat_id, media.file_id, caption=caption)
+        kind = media.kind
+        file: str | FSInputFile = media.file_id
+        if media.channel not in (None, Channel.TELEGRAM):  # a WhatsApp media id means nothing here
+            path = await self._store().lookup(media)
+            file = FSInputFile(path, filename=path.name)
+            if kind == "voice" and path.suffix.lower() not in VOICE_EXTENSIONS:
+                kind = "document"
+        if kind == "photo":
+            sent = await self.bot.send_photo(chat_id, file, caption=caption)
+        elif kind == "voice":
+            sent = await self.bot.send_voice(chat_id, file, caption=caption)
+        elif kind == "video":
+            sent = await self.bot.send_video(chat_id, file, caption=caption)
         else:
-            sent = await self.bot.send_document(chat_id, media.file_id, caption=caption)
+            sent = await self.bot.send_document(chat_id, file, caption=caption)
         return str(sent.message_id)
+
+    def _store(self) -> MediaStore:
+        if self.media is None:
+            raise DeliveryError("no media store: another platform's file cannot be sent", permanent=True)
+        return self.media
+
+    async def fetch_media(self, ref: MediaRef) -> Path:
+        """A local file of the media: a Telegram file downloaded into the store (once), another
+        platform's as stored. Raises DeliveryError (permanent when asking again will not help)."""
+        store = self._store()
+        if ref.channel not in (None, Channel.TELEGRAM):
+            return await store.lookup(ref)
+        found = await asyncio.to_thread(store.find, Channel.TELEGRAM, ref.file_id)
+        if found is not None:
+            return found
+        try:
+            file = await self.bot.get_file(ref.file_id)
+            if not file.file_path:
+                raise DeliveryError(f"Telegram gave no file path for {ref.file_id!r}", permanent=True)
+            content = io.BytesIO()
+            await self.bot.download_file(file.file_path, content)
+        except TelegramAPIError as error:
+            raise delivery_error(error) from error
+        except aiohttp.ClientResponseError as error:  # the file URL answered an error
+            reason = f"Telegram file {ref.file_id!r} not downloaded: http {error.status}"
+            raise DeliveryError(reason, permanent=error.status in (400, 403, 404)) from error
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise DeliveryError(f"Telegram file {ref.file_id!r} not downloaded: {error!r}") from error
+        suffix = PurePosixPath(file.file_path).suffix
+        return await store.save(Channel.TELEGRAM, ref.file_id, content.getvalue(), suffix)
+
+
+def delivery_error(error: TelegramAPIError) -> DeliveryError:
+    """A Bot API error as the outbox sender acts on it: wait, retry, move to the new chat, or give up."""
+    if isinstance(error, TelegramMigrateToChat):  # before the others: the group became a supergroup
+        return DeliveryError(str(error), migrate_to_chat_id=str(error.migrate_to_chat_id))
+    if isinstance(error, TelegramRetryAfter):
+        return DeliveryError(str(error), retry_after=float(error.retry_after))
+    if isinstance(error, TelegramServerError | TelegramNetworkError):
+        return DeliveryError(str(error))
+    if isinstance(error, TelegramForbiddenError | TelegramNotFound | TelegramBadRequest):
+        return DeliveryError(str(error), permanent=True)
+    return DeliveryError(str(error))
 
 
 def reply_markup(action: OutText) -> Any:
@@ -362,15 +422,31 @@ def _content(message: Message) -> dict[str, Any]:
             file_id=largest.file_id,
             unique_id=largest.file_unique_id,
             group_id=message.media_group_id,
+            channel=Channel.TELEGRAM,
         )
         return {"kind": InboundKind.PHOTO, "media": (ref,), "text": message.caption}
     if message.location is not None:
         location = Location(latitude=message.location.latitude, longitude=message.location.longitude)
         return {"kind": InboundKind.LOCATION, "location": location}
-    if message.voice or message.audio or message.video_note:
+    if message.voice:  # kept with the complaint, sent on by its own kind (sendVoice)
+        voice = MediaRef(
+            kind="voice",
+            file_id=message.voice.file_id,
+            unique_id=message.voice.file_unique_id,
+            channel=Channel.TELEGRAM,
+        )
+        return {"kind": InboundKind.VOICE, "media": (voice,)}
+    if message.audio or message.video_note:
+        # a music file or a round video: Telegram would refuse it as a voice note elsewhere
         return {"kind": InboundKind.VOICE}
     if message.document:
-        return {"kind": InboundKind.DOCUMENT}
+        document = MediaRef(
+            kind="document",
+            file_id=message.document.file_id,
+            unique_id=message.document.file_unique_id,
+            channel=Channel.TELEGRAM,
+        )
+        return {"kind": InboundKind.DOCUMENT, "media": (document,), "text": message.caption}
     if message.sticker:
         return {"kind": InboundKind.STICKER}
     if message.contact:

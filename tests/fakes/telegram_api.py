@@ -73,7 +73,8 @@ class FakeTelegramAPI(FakeTelegramState):
         self._methods: dict[str, MethodImpl] = {}
         for name in (
             "getMe deleteWebhook setWebhook getWebhookInfo close logOut getUpdates sendMessage "
-            "sendPhoto sendDocument sendLocation sendMediaGroup sendChatAction editMessageText "
+            "sendPhoto sendDocument sendVoice sendVideo sendLocation sendMediaGroup sendChatAction "
+            "editMessageText "
             "editMessageReplyMarkup editMessageCaption deleteMessage answerCallbackQuery "
             "setMyCommands getMyCommands deleteMyCommands getFile getChat"
         ).split():
@@ -182,6 +183,18 @@ class FakeTelegramAPI(FakeTelegramState):
             c
             for c in self.sent(chat_id)
             if c.method.lower().startswith("edit") and c.params.get("message_id") == message_id
+        ]
+
+    def uploads(self, chat_id: int | None = None) -> list[tuple[Call, Upload]]:
+        """The files the bot uploaded (multipart) in successful sends, optionally to one chat.
+
+        Each with its call (``call.method``: ``sendPhoto``, ``sendVoice``...); the upload has the
+        ``filename``, ``content_type`` and the bytes (``data``)."""
+        return [
+            (call, value)
+            for call in self.sent(chat_id)
+            for value in call.params.values()
+            if isinstance(value, Upload)
         ]
 
     def texts(self, chat_id: int) -> list[str]:
@@ -444,6 +457,18 @@ class FakeTelegramAPI(FakeTelegramState):
         chat_id = self._target(p)
         content = self._visible(p, "caption", 1024, required=False) | self._markup(p)
         return self._bot_message(chat_id, p, self._media(p.get("document"), "document") | content)
+
+    def _m_sendVoice(self, p: JSON) -> JSON:
+        """Send a voice note (file_id, URL or upload)."""
+        chat_id = self._target(p)
+        content = self._visible(p, "caption", 1024, required=False) | self._markup(p)
+        return self._bot_message(chat_id, p, self._media(p.get("voice"), "voice") | content)
+
+    def _m_sendVideo(self, p: JSON) -> JSON:
+        """Send a video (file_id, URL or upload)."""
+        chat_id = self._target(p)
+        content = self._visible(p, "caption", 1024, required=False) | self._markup(p)
+        return self._bot_message(chat_id, p, self._media(p.get("video"), "video") | content)
 
     def _m_sendLocation(self, p: JSON) -> JSON:
         """Send a location."""

@@ -350,7 +350,7 @@ class FakeTelegramState:
         """Make ``file_id`` known to ``getFile`` (no-op if it already is)."""
         if file_id in self._files:
             return
-        ext = {"photos": ".jpg", "voice": ".oga", "stickers": ".webp"}.get(folder, "")
+        ext = {"photos": ".jpg", "voice": ".oga", "videos": ".mp4", "stickers": ".webp"}.get(folder, "")
         path = f"{folder}/file_{len(self._files)}{ext}"
         content = f"fake-telegram-file:{file_id}".encode()
         self._files[file_id] = StoredFile(file_id, unique_id or f"u-{file_id}", path, content)
@@ -865,20 +865,29 @@ class FakeTelegramState:
         return self._store(message)
 
     def _media(self, value: Any, kind: str) -> JSON:
-        """Message fields for a sent photo/document given as file_id, URL or upload."""
+        """Message fields for a sent photo/document/voice/video given as file_id, URL or upload."""
         if value in (None, ""):
             raise bad(f"there is no {kind} in the request")
+        if isinstance(value, str) and value.isdigit():  # another platform's handle (a WhatsApp media id)
+            raise bad("wrong file identifier/HTTP URL specified")
         file_id = value if isinstance(value, str) and not value.startswith("http") else None
-        file_id = file_id or self._new_file_id("AgAC" if kind == "photo" else "BQAC")
+        prefix = {"photo": "AgAC", "voice": "AwAC", "video": "BAAC"}.get(kind, "BQAC")
+        file_id = file_id or self._new_file_id(prefix)
         if kind == "photo":
             sizes = self._photo_sizes(file_id)
             for size in sizes:
                 self._register_file(size["file_id"], size["file_unique_id"], "photos")
             media: Any = sizes
         else:
-            name = value.filename if isinstance(value, Upload) else "document"
-            media = {"file_id": file_id, "file_unique_id": f"AgAD{file_id[-12:]}", "file_name": name}
-            self._register_file(file_id, media["file_unique_id"], "documents")
+            media = {"file_id": file_id, "file_unique_id": f"AgAD{file_id[-12:]}"}
+            if kind == "document":
+                media["file_name"] = value.filename if isinstance(value, Upload) else "document"
+            elif kind == "voice":
+                media |= {"duration": 1, "mime_type": "audio/ogg"}
+            else:
+                media |= {"duration": 1, "width": 640, "height": 360}
+            folder = {"voice": "voice", "video": "videos"}.get(kind, "documents")
+            self._register_file(file_id, media["file_unique_id"], folder)
         if isinstance(value, Upload):
             self.set_file_content(file_id, value.data)
         return {kind: media}
