@@ -1,7 +1,8 @@
 """A citizen writing to the unit about their ticket: answering a question, or adding information.
 
 Reached by the "Reply" button under a question or a relayed message, by replying (Telegram's
-reply) to one of them, or by writing at the menu while a question waits for them.
+reply) to one of them, or by writing (or sending a voice note) at the menu while a question waits
+for them. Photos, voice notes and documents go along as the ticket's attachments.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from sqlmodel import col, select
 
 from handlers import menu, ticket_actions
 from handlers.context import Turn
-from handlers.messages import InboundKind
+from handlers.intake import attachments_of
 from handlers.states import State
 from models import Ticket, TicketStatus
 from models.queries import ticket_for_message
 from models.tickets import OPEN_STATUSES
 from workflows import lifecycle
+from workflows.drafts import attachment_kind
 from workflows.lifecycle import Action, Actor, Refused
 
 
@@ -68,7 +70,7 @@ async def start(turn: Turn, value: str) -> None:
 
 
 async def on_input(turn: Turn) -> None:
-    """Text or photo in the ANSWER state."""
+    """Text, a photo, a voice note or a document in the ANSWER state."""
     ticket_id = turn.data.get("answer_ticket")
     ticket = await own_open_ticket(turn, int(ticket_id)) if isinstance(ticket_id, int) else None
     turn.conversation.data = {k: v for k, v in turn.data.items() if k != "answer_ticket"}
@@ -81,25 +83,29 @@ async def on_input(turn: Turn) -> None:
 
 
 async def deliver(turn: Turn, ticket: Ticket) -> None:
-    """This message is for the unit: the answer to their question, or more information."""
+    """This message is for the unit: the answer to their question, or more information.
+
+    A photo, voice note or document alone answers the question too (the officer looks or listens):
+    the answer's words then say what was sent ("🎤 (pesan suara)"), and the file follows them."""
     inbound = turn.inbound
     text = (inbound.text or "").strip()
-    media = inbound.media if inbound.kind == InboundKind.PHOTO else ()
+    media = attachments_of(inbound)
     if not text and not media:
         turn.say("answer.empty", reference=ticket.reference)
         return
     desk = turn.desk
-    if ticket.status == TicketStatus.WAITING_CITIZEN and text and ticket.citizen_id == turn.citizen.id:
+    if ticket.status == TicketStatus.WAITING_CITIZEN and ticket.citizen_id == turn.citizen.id:
         assert turn.citizen.id is not None
+        note = text or turn.t(f"attachments.note.{attachment_kind(media[0].kind)}")
         try:
             await ticket_actions.perform(
-                desk, ticket, Action.ANSWER, Actor.citizen(turn.citizen.id), note=text
+                desk, ticket, Action.ANSWER, Actor.citizen(turn.citizen.id), note=note
             )
         except Refused:
             await ticket_actions.citizen_message(desk, ticket, turn.citizen, text, media)
         else:
             if media:
-                await ticket_actions.citizen_message(desk, ticket, turn.citizen, "", media)
+                await ticket_actions.citizen_message(desk, ticket, turn.citizen, "", media, media_only=True)
     else:
         await ticket_actions.citizen_message(desk, ticket, turn.citizen, text, media)
     unit = (

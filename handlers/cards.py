@@ -6,8 +6,10 @@ they chose a public report; a confidential ticket's card shows its reference and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from handlers.context import Desk
-from handlers.format import city_time, duration_words
+from handlers.format import attachment_counts, city_time, duration_words
 from handlers.i18n import Safe
 from handlers.messages import Button, OutText
 from models import Citizen, Identity, Staff, Ticket, TicketStatus
@@ -48,7 +50,12 @@ def deadline_line(desk: Desk, ticket: Ticket) -> str:
 
 
 def card_text(
-    desk: Desk, ticket: Ticket, *, reporter: Citizen | None, holder: Staff | None, photos: int
+    desk: Desk,
+    ticket: Ticket,
+    *,
+    reporter: Citizen | None,
+    holder: Staff | None,
+    attachments: Mapping[str, int],
 ) -> str:
     city = desk.deps.city
     lang = desk.deps.staff_language
@@ -79,7 +86,7 @@ def card_text(
         description=_shorten(ticket.description, 1500),
         location=Safe(location_text(desk, ticket)),
         area=city.areas[ticket.area].name if ticket.area in city.areas else "—",
-        photos=photos,
+        attachments=attachment_counts(desk.deps.texts, lang, attachments),
         reporter=Safe(reporter_text(desk, ticket, reporter)),
     )
 
@@ -99,7 +106,9 @@ def reporter_text(desk: Desk, ticket: Ticket, reporter: Citizen | None) -> str:
     return desk.staff_text("card.reporter", name=(reporter.display_name or "—") + handle)
 
 
-def details_text(desk: Desk, ticket: Ticket, *, reporter: Citizen | None, photos: int) -> str:
+def details_text(
+    desk: Desk, ticket: Ticket, *, reporter: Citizen | None, attachments: Mapping[str, int]
+) -> str:
     """The whole ticket for the officer who accepted a confidential one, in private chat."""
     city = desk.deps.city
     category = city.category(ticket.category)
@@ -110,7 +119,7 @@ def details_text(desk: Desk, ticket: Ticket, *, reporter: Citizen | None, photos
         category=category.name.get(desk.deps.staff_language),
         description=ticket.description,
         location=Safe(location_text(desk, ticket)),
-        photos=photos,
+        attachments=attachment_counts(desk.deps.texts, desk.deps.staff_language, attachments),
         reporter=Safe(reporter_text(desk, ticket, reporter)),
     )
 
@@ -128,10 +137,15 @@ def card_buttons(desk: Desk, ticket: Ticket) -> tuple[tuple[Button, ...], ...]:
 
 
 def card(
-    desk: Desk, ticket: Ticket, *, reporter: Citizen | None, holder: Staff | None, photos: int
+    desk: Desk,
+    ticket: Ticket,
+    *,
+    reporter: Citizen | None,
+    holder: Staff | None,
+    attachments: Mapping[str, int],
 ) -> OutText:
     return OutText(
-        text=card_text(desk, ticket, reporter=reporter, holder=holder, photos=photos),
+        text=card_text(desk, ticket, reporter=reporter, holder=holder, attachments=attachments),
         buttons=card_buttons(desk, ticket),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,9 @@ from handlers.i18n import Safe, Translator
 from models import Ticket, TicketEvent
 from workflows.city_config import WORKING_DAY
 from workflows.clock import as_utc
-from workflows.drafts import Draft
+from workflows.drafts import ATTACHMENT_KINDS, Draft
+
+MEDIA_EMOJI = {"photo": "📷", "voice": "🎤", "document": "📄"}
 
 
 def expected_response(turn: Turn, seconds: int, calendar: str) -> str:
@@ -70,9 +73,19 @@ def summary_text(turn: Turn, draft: Draft) -> str:
         unit=city.units[category.unit].name.get(turn.lang),
         description=draft.description or "",
         location=Safe(location_line(turn, draft)),
-        photos=len(draft.photos),
+        attachments=attachment_counts(turn.deps.texts, turn.lang, draft.counts()),
         identity=Safe(turn.t(f"identity.{identity}")),
     )
+
+
+def attachment_counts(texts: Translator, lang: str, counts: Mapping[str, int]) -> str:
+    """'2 foto, 1 pesan suara' in the language; 'none' without any."""
+    parts = [
+        texts(f"attachments.{kind}_{'one' if counts[kind] == 1 else 'other'}", lang, count=counts[kind])
+        for kind in ATTACHMENT_KINDS
+        if counts.get(kind)
+    ]
+    return ", ".join(parts) or texts("attachments.none", lang)
 
 
 def status_name(turn: Turn, status: str) -> str:

@@ -1,5 +1,9 @@
 """Filing a complaint: category, description, location, photos, identity, summary, confirm.
 
+Photos, voice notes and documents are kept as the complaint's attachments wherever they arrive
+(each kind up to the city's `photos_max`); a voice note sent instead of the description is the
+description (the officer listens to it), and the category is then chosen with the buttons.
+
 Which step comes next is read off the draft (the first thing still missing), so editing a
 part of the summary simply clears that part and the conversation returns to the summary.
 """
@@ -8,15 +12,15 @@ from __future__ import annotations
 
 from handlers import ticket_actions
 from handlers.context import Turn, pairs
-from handlers.format import expected_response, local_time, summary_text
+from handlers.format import attachment_counts, expected_response, local_time, summary_text
 from handlers.i18n import Safe
 from handlers.menu import show_menu
-from handlers.messages import Button, InboundKind, MediaRef, OutText
+from handlers.messages import Button, Inbound, InboundKind, MediaRef, OutText
 from handlers.states import INTAKE_STATES, State
 from models import OPEN_STATUSES, Identity, Ticket
 from workflows import duplicates, routing, tickets
 from workflows import staff as staff_rules
-from workflows.drafts import Draft, DraftPhoto
+from workflows.drafts import ATTACHMENT_KINDS, AttachmentKind, Draft, DraftAttachment, attachment_kind
 
 CONFIDENT = 0.45  # below this the classifier's guess is not offered; the citizen picks
 
@@ -43,7 +47,7 @@ def next_state(turn: Turn, draft: Draft) -> State:
         return State.LOCATION
     if needs_area(turn, draft):
         return State.AREA
-    if not draft.photos_done and len(draft.photos) < turn.deps.city.limits.photos_max:
+    if not draft.attachments_done and draft.count("photo") < turn.deps.city.limits.photos_max:
         return State.PHOTOS
     if draft.identity is None:
         return State.IDENTITY
@@ -69,20 +73,28 @@ async def prompt(turn: Turn) -> None:
     asker(turn, draft_of(turn))
 
 
-async def start(turn: Turn, text: str | None = None, photo: MediaRef | None = None) -> None:
-    """Begin a complaint: from the menu, from a free-text message, or from a photo (and caption)."""
+async def start(turn: Turn, text: str | None = None, media: MediaRef | None = None) -> None:
+    """Begin a complaint: from the menu, from a free-text message, or from a photo, voice note or
+    document (and caption)."""
     now = turn.deps.clock.now()
     if not await tickets.may_file(session=turn.session, citizen=turn.citizen, city=turn.deps.city, now=now):
         turn.say("limits.tickets_per_day", limit=turn.deps.city.limits.tickets_per_day)
         return
     turn.conversation.data = {}
     draft = Draft()
-    if photo is not None and turn.deps.city.limits.photos_max > 0:
-        draft.photos.append(DraftPhoto(file_id=photo.file_id, unique_id=photo.unique_id))
-        turn.set_data(album=photo.group_id)
-        turn.say("intake.photos.kept", count=1, maximum=turn.deps.city.limits.photos_max)
-    if text is not None and photo is not None and not description_ok(turn, text):
-        text = None  # the caption is refused (said why); the photo still starts the complaint
+    maximum = turn.deps.city.limits.photos_max
+    if media is not None and maximum > 0:
+        kind = attachment_kind(media.kind)
+        draft.attachments.append(DraftAttachment(kind=kind, file_id=media.file_id, unique_id=media.unique_id))
+        turn.set_data(album=media.group_id)
+        if kind == "voice" and text is None:
+            speak_description(turn, draft, media)
+        else:
+            turn.say(f"{ATTACHMENT_TEXTS[kind]}.kept", count=1, maximum=maximum)
+    elif media is not None and media.kind != "photo":
+        turn.say(KIND_NUDGES[InboundKind(media.kind)])  # the city takes no attachments
+    if text is not None and media is not None and not description_ok(turn, text):
+        text = None  # the caption is refused (said why); the file still starts the complaint
     if text is None:
         save(turn, draft)
         turn.goto(State.CATEGORY)
@@ -96,6 +108,7 @@ async def take_description_and_guess(turn: Turn, draft: Draft, text: str) -> Non
     if not description_ok(turn, text):
         return
     draft.description = text.strip()
+    draft.spoken = None  # the voice note, if any, stays attached
     if draft.category:
         await advance(turn, draft)
         return
@@ -106,6 +119,13 @@ async def take_description_and_guess(turn: Turn, draft: Draft, text: str) -> Non
     else:
         turn.goto(State.CATEGORY)
     await prompt(turn)
+
+
+def speak_description(turn: Turn, draft: Draft, voice: MediaRef) -> None:
+    """A voice note instead of the words: the officer listens to it; the description says so."""
+    draft.description = turn.t("attachments.note.voice")
+    draft.spoken = voice.file_id
+    turn.say("intake.voice.as_description")
 
 
 def description_ok(turn: Turn, text: str) -> bool:
@@ -188,13 +208,14 @@ def ask_area(turn: Turn, draft: Draft) -> None:
 
 def ask_photos(turn: Turn, draft: Draft) -> None:
     maximum = turn.deps.city.limits.photos_max
-    if draft.photos:
-        turn.say(
-            "intake.photos.more",
-            count=len(draft.photos),
-            maximum=maximum,
-            buttons=[[turn.button("intake.photos.done_button", "photos_done")]],
-        )
+    done = [[turn.button("intake.photos.done_button", "photos_done")]]
+    extra = {a.kind for a in draft.attachments if a.file_id != draft.spoken}
+    if extra == {"photo"}:
+        turn.say("intake.photos.more", count=draft.count("photo"), maximum=maximum, buttons=done)
+        return
+    if extra:
+        counts = attachment_counts(turn.deps.texts, turn.lang, draft.counts())
+        turn.say("intake.attachments.more", attachments=counts, buttons=done)
         return
     turn.say(
         "intake.photos.ask",
@@ -289,7 +310,7 @@ async def on_button(turn: Turn, action: str) -> bool:
         draft.area_asked = True
         await advance(turn, draft)
     elif name == "photos_done" and state == State.PHOTOS:
-        draft.photos_done = True
+        draft.attachments_done = True
         await advance(turn, draft)
     elif name == "id" and state == State.IDENTITY and value in Identity.__members__.values():
         draft.identity = Identity(value)
@@ -330,18 +351,21 @@ async def edit(turn: Turn, draft: Draft, part: str) -> None:
     """Clear one part and ask for it again; cancelling goes back to the summary unchanged."""
     if part in EDITABLE:
         turn.set_data(before_edit=draft.dump())
-    if part == "photos" and draft.photos:
-        turn.say("intake.photos.replacing", count=len(draft.photos))
+    replaced = [a for a in draft.attachments if a.file_id != draft.spoken]
+    if part == "photos" and replaced:
+        counts = Draft(attachments=replaced).counts()
+        turn.say("intake.photos.replacing", attachments=attachment_counts(turn.deps.texts, turn.lang, counts))
     if part == "category":
         draft.category = None
-    elif part == "description":
-        draft.description = None
+    elif part == "description":  # a voice note that was the description goes with it
+        draft.attachments = [a for a in draft.attachments if a.file_id != draft.spoken]
+        draft.description, draft.spoken = None, None
     elif part == "location":
         draft.latitude = draft.longitude = draft.address = draft.area = None
         draft.location_skipped = draft.area_asked = False
-    elif part == "photos":
-        draft.photos = []
-        draft.photos_done = False
+    elif part == "photos":  # every attachment but the voice note that is the description
+        draft.attachments = [a for a in draft.attachments if a.file_id == draft.spoken]
+        draft.attachments_done = False
     elif part == "identity":
         draft.identity = None
     await advance(turn, draft)
@@ -364,10 +388,10 @@ async def on_text(turn: Turn, text: str) -> None:
         turn.set_data(me_too={"declined": True})
         await submit(turn, draft)
     elif state == State.PHOTOS and (turn.means("done", text) or turn.means("skip", text)):
-        draft.photos_done = True
+        draft.attachments_done = True
         await advance(turn, draft)
     elif state in (State.CATEGORY, State.CATEGORY_CONFIRM):
-        if draft.description:
+        if draft.description and not draft.spoken:
             await reclassify(turn, draft, text)
         else:
             await take_description_and_guess(turn, draft, text)
@@ -449,37 +473,62 @@ async def on_location(turn: Turn) -> None:
     await advance(turn, draft)
 
 
-async def on_photo(turn: Turn) -> None:
-    """A photo is never thrown away: it starts a complaint, or joins the one being written."""
-    photo = turn.inbound.media[0]
+def attachments_of(inbound: Inbound) -> tuple[MediaRef, ...]:
+    """What of a message is kept as a ticket's attachments: its photos, voice note or document."""
+    return inbound.media if inbound.kind in ATTACHMENT_KINDS else ()
+
+
+# the catalogue's texts about each kind: "<prefix>.kept", "<prefix>.limit"
+ATTACHMENT_TEXTS: dict[AttachmentKind, str] = {
+    "photo": "intake.photos",
+    "voice": "intake.voice",
+    "document": "intake.documents",
+}
+
+
+async def on_media(turn: Turn) -> None:
+    """A photo, voice note or document is never thrown away: it starts a complaint, or joins the
+    one being written (a voice note instead of the description is the description)."""
+    item = turn.inbound.media[0]
+    kind = attachment_kind(item.kind)
     if turn.state not in INTAKE_STATES:
         caption = (turn.inbound.text or "").strip()
         long_enough = len(caption) >= turn.deps.city.limits.description_min_chars
-        await start(turn, caption if long_enough else None, photo=photo)
+        await start(turn, caption if long_enough else None, media=item)
         return
     draft = draft_of(turn)
     maximum = turn.deps.city.limits.photos_max
-    same_album = photo.group_id is not None and photo.group_id == turn.data.get("album")
-    turn.set_data(album=photo.group_id)
-    if len(draft.photos) >= maximum:
-        turn.say("intake.photos.limit", maximum=maximum)
+    same_album = item.group_id is not None and item.group_id == turn.data.get("album")
+    turn.set_data(album=item.group_id)
+    if maximum == 0 and kind != "photo":
+        turn.say(KIND_NUDGES[turn.inbound.kind])  # the city takes no attachments
+        await prompt(turn)
+        return
+    if draft.count(kind) >= maximum:
+        turn.say(f"{ATTACHMENT_TEXTS[kind]}.limit", maximum=maximum)
         if turn.state != State.PHOTOS and not same_album:
             await prompt(turn)
         return
-    if all(p.file_id != photo.file_id for p in draft.photos):
-        draft.photos.append(DraftPhoto(file_id=photo.file_id, unique_id=photo.unique_id))
+    new = all(a.file_id != item.file_id for a in draft.attachments)
+    if new:
+        draft.attachments.append(DraftAttachment(kind=kind, file_id=item.file_id, unique_id=item.unique_id))
+    caption = (turn.inbound.text or "").strip()
+    speaking = turn.state in (State.CATEGORY, State.DESCRIPTION) and not draft.description
+    if kind == "voice" and new and speaking and not caption:
+        speak_description(turn, draft, item)
+        await advance(turn, draft)  # on to the location, or the category chosen with buttons
+        return
     if turn.state != State.PHOTOS:
         save(turn, draft)
-        turn.say("intake.photos.kept", count=len(draft.photos), maximum=maximum)
-        caption = (turn.inbound.text or "").strip()
+        turn.say(f"{ATTACHMENT_TEXTS[kind]}.kept", count=draft.count(kind), maximum=maximum)
         if caption and turn.state in (State.CATEGORY, State.CATEGORY_CONFIRM, State.DESCRIPTION):
-            await on_text(turn, caption)  # the caption answers the question the photo interrupted
+            await on_text(turn, caption)  # the caption answers the question the file interrupted
         elif not same_album:
-            await prompt(turn)  # back to the question the photo interrupted
+            await prompt(turn)  # back to the question the file interrupted
         return
-    if len(draft.photos) >= maximum:
+    if kind == "photo" and draft.count("photo") >= maximum:
         turn.say("intake.photos.full", maximum=maximum)
-        draft.photos_done = True
+        draft.attachments_done = True
         await advance(turn, draft)
         return
     save(turn, draft)
@@ -590,7 +639,11 @@ async def join_existing(turn: Turn, draft: Draft) -> None:
         now=desk.now,
         calendars=turn.deps.calendars,
     )
-    media = tuple(MediaRef(kind="photo", file_id=p.file_id, unique_id=p.unique_id) for p in draft.photos)
+    channel = turn.inbound.channel  # the draft's attachments are the citizen's, sent in this chat
+    media = tuple(
+        MediaRef(kind=a.kind, file_id=a.file_id, unique_id=a.unique_id, channel=channel)
+        for a in draft.attachments
+    )
     await ticket_actions.citizen_message(desk, ticket, turn.citizen, draft.description or "", media)
     await ticket_actions.show_card(desk, ticket)
     turn.reset()
@@ -598,6 +651,8 @@ async def join_existing(turn: Turn, draft: Draft) -> None:
     await show_menu(turn, brief=True)
 
 
+# what cannot be used; a voice note or document only when no file came with it (a platform that does
+# not pass it on) or the city takes no attachments (photos_max 0)
 KIND_NUDGES = {
     InboundKind.STICKER: "unsupported.sticker",
     InboundKind.VOICE: "unsupported.voice",

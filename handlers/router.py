@@ -12,14 +12,15 @@ Order of precedence, the same in every state:
 | button of an earlier step      | told it is no longer active; the current step is asked again  |
 | button of the current step     | the step's answer                                             |
 | text, location, photo          | the step's answer where it expects one, otherwise a nudge     |
-| sticker, voice, document, contact, anything else | a polite "can't use this here"; the step stays |
+| voice note, document           | kept as an attachment wherever a photo is (handlers/intake.py) |
+| sticker, contact, anything else | a polite "can't use this here"; the step stays               |
 
 Besides the citizen's own flow: staff commands (/join, /tugas, /antrian and the admin ones,
 handlers/officer.py); an officer's pending action (its note, unit or proof photo) takes their
-next input; the "Reply" button, a Telegram reply to a ticket's message, or text at the menu while
-a question waits go to the unit (handlers/answer.py). Survey buttons ("sv|…") work from any
-message; the survey's comment takes the next text; /stop and /survei turn surveys off and on
-(handlers/survey.py).
+next input; the "Reply" button, a Telegram reply to a ticket's message, or text (or a voice note)
+at the menu while a question waits go to the unit (handlers/answer.py). Survey buttons ("sv|…")
+work from any message; the survey's comment takes the next text, photo, voice note or document;
+/stop and /survei turn surveys off and on (handlers/survey.py).
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ async def _step(turn: Turn) -> None:
     ):
         await officer.on_pending(turn)
         return
-    if turn.state == State.ANSWER and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO):
+    # words or files for someone: text, or a photo, voice note or document (with its file)
+    said = inbound.kind == InboundKind.TEXT or bool(intake.attachments_of(inbound))
+    if turn.state == State.ANSWER and said:
         if not (inbound.kind == InboundKind.TEXT and turn.means("cancel", inbound.text or "")):
             await answer.on_input(turn)
             return
@@ -100,14 +103,14 @@ async def _step(turn: Turn) -> None:
     ):
         if await survey.on_comment(turn):
             return
-    if inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and turn.state not in INTAKE_STATES:
-        if await officer.on_private_reply(turn):
+    if said and turn.state not in INTAKE_STATES:
+        if inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and await officer.on_private_reply(turn):
             return
         replied = await answer.replied_ticket(turn)
         if replied is not None:
             await answer.deliver(turn, replied)
             return
-    if turn.state == State.SURVEY_COMMENT and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO):
+    if turn.state == State.SURVEY_COMMENT and said:
         if not (inbound.kind == InboundKind.TEXT and turn.means("cancel", inbound.text or "")):
             if await survey.on_comment(turn):
                 return
@@ -119,11 +122,23 @@ async def _step(turn: Turn) -> None:
         await on_text(turn, inbound.text or "")
     elif inbound.kind == InboundKind.LOCATION:
         await intake.on_location(turn)
-    elif inbound.kind == InboundKind.PHOTO and inbound.media:
-        await intake.on_photo(turn)
+    elif said:
+        await on_media(turn)
     else:
         turn.say(intake.KIND_NUDGES.get(inbound.kind, "unsupported.other"))
         await reprompt(turn)
+
+
+async def on_media(turn: Turn) -> None:
+    """A photo, voice note or document: kept for a complaint; a voice note at the menu while a
+    question of the unit waits is the answer, as typed words would be."""
+    if turn.inbound.kind == InboundKind.VOICE and turn.state not in INTAKE_STATES:
+        waiting = await answer.waiting_question(turn)
+        if waiting is not None:
+            turn.goto(State.IDLE)
+            await answer.deliver(turn, waiting)
+            return
+    await intake.on_media(turn)
 
 
 async def on_command(turn: Turn, command: str, args: str) -> None:

@@ -18,9 +18,10 @@ from sqlmodel import col, select
 
 from handlers import ticket_actions
 from handlers.context import Deps, Turn, pairs, survey_payload
-from handlers.format import city_time
+from handlers.format import MEDIA_EMOJI, city_time
 from handlers.i18n import normalise
-from handlers.messages import Button, InboundKind, MediaRef, OutText
+from handlers.intake import attachments_of
+from handlers.messages import Button, MediaRef, OutText
 from handlers.states import INTAKE_STATES, State
 from models import OPEN_STATUSES, Survey, Ticket, TicketEvent, TicketStatus
 from models.queries import ticket_for_message
@@ -315,9 +316,9 @@ async def reply_is_comment(turn: Turn) -> bool:
 
 
 async def on_comment(turn: Turn) -> bool:
-    """Text or a photo while the comment is asked; False when it is not the comment after all
-    (asked too long ago, naming a ticket, "my tickets", or after a newer question from an officer):
-    the chat is back at the menu and the message is read as usual."""
+    """Text, a photo, a voice note or a document while the comment is asked; False when it is not
+    the comment after all (asked too long ago, naming a ticket, "my tickets", or after a newer
+    question from an officer): the chat is back at the menu and the message is read as usual."""
     inbound = turn.inbound
     text = (inbound.text or "").strip()
     asked = turn.data.get("survey_asked")
@@ -329,12 +330,12 @@ async def on_comment(turn: Turn) -> bool:
         return False
     survey, _ = live
     leave_comment(turn)
-    media = inbound.media if inbound.kind == InboundKind.PHOTO else ()
+    media = attachments_of(inbound)
     if not text and not media:
         turn.goto(State.SURVEY_COMMENT, survey_id=survey.id, survey_asked=asked)
         turn.say("survey.comment_empty")
         return True
-    await answer(turn, survey, COMMENT, text or "📷", media=media)
+    await answer(turn, survey, COMMENT, text or MEDIA_EMOJI.get(media[0].kind, "📎"), media=media)
     return True
 
 

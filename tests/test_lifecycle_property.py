@@ -55,7 +55,7 @@ from workflows.calendar import WorkCalendar
 from workflows.city_config import CityConfig
 from workflows.classify import Classifier
 from workflows.clock import FrozenClock
-from workflows.drafts import Draft, DraftPhoto
+from workflows.drafts import Draft, DraftAttachment
 from workflows.lifecycle import RULES, Action, Actor, Refused
 
 S = TicketStatus
@@ -390,7 +390,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                 latitude=-6.2001,
                 longitude=106.8167,
                 identity=Identity(model.identity),
-                photos=[DraftPhoto(file_id=f"photo-{i}", unique_id=f"u-{i}") for i in range(model.photos)],
+                attachments=[
+                    DraftAttachment(file_id=f"photo-{i}", unique_id=f"u-{i}") for i in range(model.photos)
+                ],
             )
             ticket = await tickets.submit(
                 session=session,

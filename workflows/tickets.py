@@ -63,7 +63,7 @@ async def submit(
     route: Route | None = None,
     calendars: sla.Calendars | None = None,
 ) -> Ticket:
-    """Store the confirmed draft as a ticket with its photos and a 'submitted' event.
+    """Store the confirmed draft as a ticket with its attachments and a 'submitted' event.
 
     `route` (workflows.routing) names the unit and area; without it, the category's unit. The
     response clock starts now.
@@ -98,14 +98,14 @@ async def submit(
     sla.start_clock(ticket, "response", city=city, calendars=calendars or sla.Calendars(city), now=now)
     await _insert_with_fresh_reference(session, ticket, city, now)
     assert ticket.id is not None
-    for photo in draft.photos:
+    for item in draft.attachments:
         session.add(
             Attachment(
                 ticket_id=ticket.id,
-                kind="photo",
+                kind=item.kind,
                 channel=citizen.channel,
-                file_id=photo.file_id,
-                unique_id=photo.unique_id,
+                file_id=item.file_id,
+                unique_id=item.unique_id,
                 created_at=now,
             )
         )
