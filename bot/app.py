@@ -19,12 +19,14 @@ from bot.channels.console import ConsoleAdapter, read_lines
 from bot.channels.telegram import TelegramAdapter, make_bot
 from bot.channels.whatsapp import WhatsAppAdapter
 from bot.channels.whatsapp_client import GraphClient
+from bot.media_store import MediaStore
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from bot.webhooks import WHATSAPP_PATH, whatsapp_app
 from handlers import alerts, survey_sweep
 from handlers.context import Deps
 from handlers.i18n import Translator
+from handlers.messages import Channel, MediaRef
 from handlers.pipeline import Pipeline
 from locales import load_catalogues
 from models.db import Database
@@ -32,6 +34,7 @@ from models.queries import dedupe_horizon, forget_processed_before
 from workflows.city_config import CityConfig, load_city_config, sample_config_path
 from workflows.classify import Classifier
 from workflows.clock import Clock, FileClock, SystemClock
+from workflows.reply_window import ReplyWindow
 from workflows.routing import load_area_map
 from workflows.staff import ensure_admins
 
@@ -124,8 +127,13 @@ class App:
         async with self.db.transaction() as session:
             await forget_processed_before(session=session, before=dedupe_horizon(self.deps.clock.now()))
 
-    async def serve_whatsapp(self) -> Callable[[], Awaitable[None]]:
-        """The WhatsApp channel: its adapter, and the webhook server (until the returned stop)."""
+    async def serve_whatsapp(
+        self, fetch_foreign: Callable[[MediaRef], Awaitable[Path]] | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        """The WhatsApp channel: its adapter, and the webhook server (until the returned stop).
+
+        fetch_foreign: the local file of another platform's media (the Telegram adapter's
+        fetch_media); without it, only files already in the media store can be sent."""
         settings = self.settings
         client = GraphClient(
             access_token=settings.whatsapp_access_token or "",
@@ -139,8 +147,10 @@ class App:
             db=self.db,
             handle=self.pipeline.handle,
             media_dir=Path(settings.media_dir),
-            list_button_label=texts.plain("whatsapp.list_button", texts.default_language),
-            location_hint=texts("whatsapp.location_hint", texts.default_language),
+            fetch_foreign=fetch_foreign,
+            list_button_labels={lang: texts.plain("whatsapp.list_button", lang) for lang in texts.languages},
+            location_hints={lang: texts("whatsapp.location_hint", lang) for lang in texts.languages},
+            default_language=texts.default_language,
         )
         self.add_channel(adapter)
         web_app = whatsapp_app(
@@ -202,6 +212,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
         db,
         {},
         deps.clock,
+        windows={Channel.WHATSAPP.value: ReplyWindow.from_config(city.whatsapp)},
         poll_seconds=settings.outbox_poll_seconds,
         per_second=settings.telegram_per_second,
         lease_seconds=settings.outbox_lease_seconds,
@@ -215,9 +226,9 @@ async def run_telegram(settings: Settings, clock: Clock | None = None) -> None:
     assert settings.telegram_bot_token
     app = await build_app(settings, clock)
     bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base)
-    adapter = TelegramAdapter(bot)
+    adapter = TelegramAdapter(bot, media=MediaStore(Path(settings.media_dir)))
     app.add_channel(adapter)
-    stop_whatsapp = await app.serve_whatsapp() if settings.whatsapp else None
+    stop_whatsapp = await app.serve_whatsapp(adapter.fetch_media) if settings.whatsapp else None
     app.start_background()
     try:
         me = await bot.get_me()

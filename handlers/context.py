@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -11,9 +11,10 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.i18n import Translator, normalise
-from handlers.messages import Button, Channel, Envelope, Inbound, Outbound, OutText
+from handlers.messages import Button, Channel, Envelope, Inbound, Outbound, OutText, TemplateCall
 from handlers.states import State
 from models import Citizen, Conversation
+from workflows import reply_window
 from workflows.areas import AreaMap
 from workflows.city_config import CityConfig
 from workflows.classify import Classifier
@@ -64,9 +65,39 @@ class Mail:
         ticket_id: int | None = None,
         role: str | None = None,
         priority: Priority = Priority.NOTIFICATION,
+        language: str | None = None,
+        template: str | None = None,
+        template_params: Mapping[str, str] | None = None,
     ) -> None:
+        """Queue an action for a chat.
+
+        `language`: the recipient's, when the action is a text written for them. `template`: the kind
+        of notice this is (workflows/reply_window.py), so that on WhatsApp a configured template can
+        stand in when the person's 24-hour window has closed; it may use `template_params`, the
+        text itself (plain) and the payloads of its buttons as quick replies.
+        """
+        if language is not None and isinstance(action, OutText):
+            action = action.model_copy(update={"language": language})
+        call = None
+        if template is not None and Channel(channel) == Channel.WHATSAPP:
+            assert language is not None, "a template is written in the recipient's language"
+            params = dict(template_params or {})
+            if isinstance(action, OutText):
+                params.setdefault("text", reply_window.plain(action.text))
+            buttons = action.buttons if isinstance(action, OutText) else ()
+            call = TemplateCall(
+                kind=template,
+                language=language or "",
+                params=params,
+                quick_replies=tuple(b.payload for row in buttons for b in row),
+            )
         envelope = Envelope(
-            channel=Channel(channel), chat_id=chat_id, action=action, ticket_id=ticket_id, role=role
+            channel=Channel(channel),
+            chat_id=chat_id,
+            action=action,
+            ticket_id=ticket_id,
+            role=role,
+            template=call,
         )
         self.items.append((envelope, priority))
 
@@ -118,8 +149,10 @@ class Turn:
         return self.conversation.data
 
     def t(self, key: str, **params: Any) -> str:
-        """The catalogue text for key in the person's language."""
-        return self.deps.texts(key, self.lang, **params)
+        """The catalogue text for key in the person's language; its `key@<channel>` variant where
+        the platform needs other words (WhatsApp has no "send my location" button)."""
+        variant = f"{key}@{self.inbound.channel.value}"
+        return self.deps.texts(variant if self.deps.texts.has(variant) else key, self.lang, **params)
 
     def say(self, key: str, *, buttons: Sequence[Sequence[Button]] = (), **params: Any) -> None:
         """Queue a catalogue text as a reply, with optional button rows."""

@@ -52,6 +52,13 @@ class Translator:
                     return text
         raise MissingText(key)
 
+    def has(self, key: str) -> bool:
+        return any(
+            key in source.get(lang, {})
+            for lang in self.languages
+            for source in (self._overrides, self._catalogues)
+        )
+
     def __call__(self, key: str, language: str, **params: Any) -> str:
         """The text for key in language, each parameter escaped unless it is Safe."""
         values = {k: v if isinstance(v, Safe) else escape(v) for k, v in params.items()}

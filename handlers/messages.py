@@ -51,6 +51,9 @@ class MediaRef(BaseModel):
     file_id: str
     unique_id: str | None = None
     group_id: str | None = None  # photos sent together as an album
+    # the platform the handle belongs to, when it may be delivered on another one (a WhatsApp photo
+    # shown in a Telegram group); None: the channel it is sent on
+    channel: Channel | None = None
 
 
 class Inbound(BaseModel):
@@ -102,6 +105,7 @@ class OutText(BaseModel):
     skip_label: str | None = None  # with request_location: a second plain-reply button
     remove_keyboard: bool = False  # take away an earlier request_location keyboard
     reply_to: str | None = None  # platform message id this text answers (shown as a reply)
+    language: str | None = None  # the text's language, for words the adapter adds (WhatsApp's list button)
 
 
 class OutMedia(BaseModel):
@@ -136,7 +140,37 @@ class OutEdit(BaseModel):
     message_id: str | None = None
 
 
-Outbound = Annotated[OutText | OutMedia | OutLocation | OutEdit, Field(discriminator="kind")]
+class OutTemplate(BaseModel):
+    """An approved WhatsApp template message: all that may be sent outside the 24-hour window.
+
+    Made by the outbox sender from an envelope's `TemplateCall` (never by handlers); other channels
+    refuse it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["template"] = "template"
+    name: str
+    language: str  # Meta's language code of the approved translation (id, en_US, ...)
+    parameters: tuple[str, ...] = ()  # the body's {{1}}, {{2}}, ... in order
+    quick_replies: tuple[str, ...] = ()  # payloads of the template's quick-reply buttons, in order
+
+
+Outbound = Annotated[OutText | OutMedia | OutLocation | OutEdit | OutTemplate, Field(discriminator="kind")]
+
+
+class TemplateCall(BaseModel):
+    """Which configured template stands in for a message when the citizen's 24-hour window is closed.
+
+    `kind` names an entry of the city's `whatsapp.templates` (ticket_update, officer_message, survey,
+    broadcast); `params` are the values its body may use, already in the citizen's `language`;
+    `quick_replies` the payloads its buttons carry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    language: str
+    params: dict[str, str] = Field(default_factory=dict)
+    quick_replies: tuple[str, ...] = ()
 
 
 class Envelope(BaseModel):
@@ -149,6 +183,7 @@ class Envelope(BaseModel):
     action: Outbound
     ticket_id: int | None = None  # what the message is about: replies to it are mapped back
     role: str | None = None  # "card", "question", "relay", ...: which of the ticket's messages
+    template: TemplateCall | None = None  # a WhatsApp notice that may fall outside the 24-hour window
 
 
 def text_fields(text: str) -> dict[str, Any]:

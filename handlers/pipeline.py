@@ -27,6 +27,7 @@ from models.queries import (
     conversation_for_update,
     mark_seen,
     recent_inbound_count,
+    release_held,
     seen_before,
 )
 from workflows.emergency import is_emergency
@@ -118,7 +119,11 @@ class Pipeline:
             else:
                 await router.step(turn)
             conversation.updated_at = now
+            # they wrote: what waited for them (WhatsApp's 24-hour window) goes first, in its order
+            await release_held(session=session, channel=channel, chat_id=inbound.chat_id, now=now)
             for reply in turn.replies:
+                if isinstance(reply, OutText) and reply.language is None:
+                    reply = reply.model_copy(update={"language": citizen.language})
                 enqueue(
                     session=session,
                     envelope=Envelope(channel=inbound.channel, chat_id=inbound.chat_id, action=reply),

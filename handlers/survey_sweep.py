@@ -16,9 +16,11 @@ from handlers import ticket_actions
 from handlers.batches import in_batches
 from handlers.context import Deps, Desk
 from handlers.format import city_time
+from handlers.messages import OutText
 from handlers.survey import fixed_message
 from models import Citizen, Survey, Ticket, TicketStatus
 from models.db import Database
+from workflows import staff as staff_rules
 from workflows import surveys
 from workflows.clock import as_utc
 from workflows.lifecycle import Action, Actor, Refused
@@ -55,7 +57,7 @@ async def step(desk: Desk, survey: Survey) -> int:
             await _close(desk, ticket, "opted_out")
         case Step.SEND:
             message = fixed_message(deps, citizen.language, survey, ticket)
-            desk.mail.send(citizen.channel, citizen.chat_id, message, ticket_id=ticket.id, role="survey")
+            _invite(desk, citizen, ticket, message)
             surveys.mark_sent(survey, city=city, calendars=deps.calendars, now=now)
         case Step.REMIND:
             surveys.mark_reminded(survey, city=city, calendars=deps.calendars, now=now)
@@ -63,7 +65,7 @@ async def step(desk: Desk, survey: Survey) -> int:
                 assert survey.next_at is not None
                 until = city_time(city.city.timezone, as_utc(survey.next_at))
                 message = fixed_message(deps, citizen.language, survey, ticket, remind_until=until)
-                desk.mail.send(citizen.channel, citizen.chat_id, message, ticket_id=ticket.id, role="survey")
+                _invite(desk, citizen, ticket, message)
         case Step.FINISH if opted_out and survey.fixed is None:
             surveys.mark_skipped(survey, now=now)  # opted out after it was sent: not "no feedback"
             if resolved:
@@ -72,6 +74,24 @@ async def step(desk: Desk, survey: Survey) -> int:
             if surveys.finish(survey, now=now) and resolved:
                 await _close(desk, ticket, "no_feedback")
     return 1
+
+
+def _invite(desk: Desk, citizen: Citizen, ticket: Ticket, message: OutText) -> None:
+    """The survey question; on WhatsApp after 24 hours its template, with the same answer buttons."""
+    lang = citizen.language
+    desk.mail.send(
+        citizen.channel,
+        citizen.chat_id,
+        message,
+        ticket_id=ticket.id,
+        role="survey",
+        language=lang,
+        template="survey",
+        template_params={
+            "reference": ticket.reference,
+            "unit": staff_rules.unit_name(desk.deps.city, ticket.unit, lang),
+        },
+    )
 
 
 async def _close(desk: Desk, ticket: Ticket, reason: str) -> None:

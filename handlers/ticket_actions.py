@@ -7,29 +7,32 @@ whom it concerns: the citizens following the ticket (each in their language), th
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers import cards
 from handlers.cards import deadline_line
 from handlers.context import MENU, Desk, survey_payload
-from handlers.format import city_time
+from handlers.format import MEDIA_EMOJI, city_time
 from handlers.i18n import Safe
 from handlers.messages import Button, Channel, Location, MediaRef, OutEdit, OutLocation, OutMedia, OutText
 from models import Attachment, Citizen, Identity, Role, Staff, Ticket, TicketEvent
 from models.queries import latest_link
 from workflows import duplicates, lifecycle, surveys
 from workflows import staff as staff_rules
+from workflows.drafts import attachment_kind
 from workflows.lifecycle import Action, Actor, Change
 
 CARD = "card"
 
 
-async def _photos(desk: Desk, ticket: Ticket, added_by: str | None = None) -> list[Attachment]:
-    query = select(Attachment).where(Attachment.ticket_id == ticket.id, Attachment.kind == "photo")
+async def _attachments(desk: Desk, ticket: Ticket, added_by: str | None = None) -> list[Attachment]:
+    """Its photos, voice notes and documents, in the order they came."""
+    query = select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(col(Attachment.id))
     if added_by is not None:
         query = query.where(Attachment.added_by == added_by)
     return list(await desk.session.exec(query))
@@ -48,8 +51,9 @@ async def show_card(desk: Desk, ticket: Ticket, *, fresh: bool = False) -> None:
     assert ticket.id is not None
     reporter = await desk.session.get(Citizen, ticket.citizen_id)
     holder = await desk.session.get(Staff, ticket.holder_staff_id) if ticket.holder_staff_id else None
-    photos = await _photos(desk, ticket, added_by="citizen")
-    card = cards.card(desk, ticket, reporter=reporter, holder=holder, photos=len(photos))
+    photos = await _attachments(desk, ticket, added_by="citizen")
+    counts = Counter(a.kind for a in photos)
+    card = cards.card(desk, ticket, reporter=reporter, holder=holder, attachments=counts)
     for channel, chat_id in await card_chats(desk, ticket):
         if not fresh:
             edit = OutEdit(text=card.text, buttons=card.buttons)
@@ -67,11 +71,11 @@ async def _send_place_and_photos(
     if ticket.latitude is not None and ticket.longitude is not None:
         place = OutLocation(location=Location(latitude=ticket.latitude, longitude=ticket.longitude))
         desk.mail.send(channel, chat_id, place, ticket_id=ticket.id, role="location")
-    for photo in photos:
-        if photo.channel != channel:
-            continue  # a WhatsApp media id means nothing to Telegram (forwarding files comes later)
-        media = OutMedia(media=MediaRef(kind="photo", file_id=photo.file_id), caption=ticket.reference)
-        desk.mail.send(channel, chat_id, media, ticket_id=ticket.id, role="photo")
+    for photo in photos:  # of its platform (channel): another one's is uploaded by the adapter
+        kind = attachment_kind(photo.kind)
+        ref = MediaRef(kind=kind, file_id=photo.file_id, channel=Channel(photo.channel))
+        media = OutMedia(media=ref, caption=ticket.reference)
+        desk.mail.send(channel, chat_id, media, ticket_id=ticket.id, role=kind)  # photo, voice, document
 
 
 async def new_ticket(desk: Desk, ticket: Ticket) -> None:
@@ -91,12 +95,14 @@ async def tell_citizens(
     reporter_key: str | None = None,
     reporter_buttons: Sequence[Sequence[Button]] | None = None,
     skip_citizen: int | None = None,
+    reporter_template: str | None = None,
     **params: Any,
 ) -> None:
     """A notice to the reporter and everyone who joined (or the reporter only), each in their language.
 
-    The reporter may get another text (`reporter_key`) and buttons of their own; `skip_citizen` is
-    left out (the one who acted, answered in their own chat already)."""
+    The reporter may get another text (`reporter_key`) and buttons of their own (and, on WhatsApp
+    after 24 hours, the template of that kind, `reporter_template`); `skip_citizen` is left out (the
+    one who acted, answered in their own chat already)."""
     for citizen in await _audience(desk, ticket, reporter_only=reporter_only):
         if citizen.id == skip_citizen:
             continue
@@ -111,7 +117,19 @@ async def tell_citizens(
             for row in own_buttons
         )
         desk.mail.send(
-            citizen.channel, citizen.chat_id, OutText(text=text, buttons=rows), ticket_id=ticket.id, role=role
+            citizen.channel,
+            citizen.chat_id,
+            OutText(text=text, buttons=rows),
+            ticket_id=ticket.id,
+            role=role,
+            language=lang,
+            template=(reporter_template if is_reporter and reporter_template else None)
+            or ("officer_message" if role == "question" else "ticket_update"),
+            template_params={
+                "reference": ticket.reference,
+                "unit": unit,
+                "status": desk.deps.texts(f"ticket_status.{ticket.status}", lang),
+            },
         )
         for item in media:
             desk.mail.send(
@@ -234,7 +252,8 @@ async def _resolved(desk: Desk, ticket: Ticket, *, note: str, proof: Sequence[Me
             [
                 Button(label="survey.fixed_yes", payload=survey_payload(survey.id, surveys.FIXED, "y")),
                 Button(label="survey.fixed_no", payload=survey_payload(survey.id, surveys.FIXED, "n")),
-            ]
+            ],
+            [Button(label="survey.stop_button", payload=survey_payload(survey.id, "stop", "-"))],
         ]
     await tell_citizens(
         desk,
@@ -242,6 +261,7 @@ async def _resolved(desk: Desk, ticket: Ticket, *, note: str, proof: Sequence[Me
         "notice.resolved",
         reporter_key="notice.resolved_reporter" if survey is not None else None,
         reporter_buttons=fixed_buttons,
+        reporter_template="survey" if survey is not None else None,  # its template has these buttons
         note=note,
         media=proof,
     )
@@ -323,8 +343,8 @@ async def send_details(desk: Desk, ticket: Ticket, staff_id: int) -> None:
     if officer is None:
         return
     reporter = await desk.session.get(Citizen, ticket.citizen_id)
-    photos = await _photos(desk, ticket, added_by="citizen")
-    text = cards.details_text(desk, ticket, reporter=reporter, photos=len(photos))
+    photos = await _attachments(desk, ticket, added_by="citizen")
+    text = cards.details_text(desk, ticket, reporter=reporter, attachments=Counter(a.kind for a in photos))
     said = await _reporter_messages(desk, ticket)
     if said:
         lines = "\n".join(desk.staff_text("card.said_line", text=note) for note in said)
@@ -351,10 +371,17 @@ async def _reporter_messages(desk: Desk, ticket: Ticket) -> list[str]:
 
 
 async def to_unit_thread(
-    desk: Desk, ticket: Ticket, key: str, *, media: Sequence[MediaRef] = (), **params: Any
+    desk: Desk,
+    ticket: Ticket,
+    key: str,
+    *,
+    media: Sequence[MediaRef] = (),
+    with_text: bool = True,
+    **params: Any,
 ) -> None:
     """Something from the citizen for the unit: a reply to the card in the group, or, for a
-    confidential ticket, privately to the officer who holds it (the group while nobody does)."""
+    confidential ticket, privately to the officer who holds it (the group while nobody does).
+    Without `with_text`, only the media (the words went before)."""
     assert ticket.id is not None
     text = desk.staff_text(key, reference=ticket.reference, **params)
     targets: list[tuple[str, str]]
@@ -369,9 +396,10 @@ async def to_unit_thread(
             media = ()
     for channel, chat_id in targets:
         card_id = await latest_link(session=desk.session, ticket_id=ticket.id, role=CARD, chat_id=chat_id)
-        desk.mail.send(
-            channel, chat_id, OutText(text=text, reply_to=card_id), ticket_id=ticket.id, role="thread"
-        )
+        if with_text:
+            desk.mail.send(
+                channel, chat_id, OutText(text=text, reply_to=card_id), ticket_id=ticket.id, role="thread"
+            )
         for item in media:
             desk.mail.send(
                 channel,
@@ -421,6 +449,9 @@ async def relay_to_citizens(
             OutText(text=body, buttons=((button,),)),
             ticket_id=ticket.id,
             role="relay",
+            language=lang,
+            template="officer_message",
+            template_params={"reference": ticket.reference, "unit": sign, "text": text},
         )
 
 
@@ -432,9 +463,15 @@ async def citizen_message(
     media: Sequence[MediaRef] = (),
     *,
     key: str | None = None,
+    media_only: bool = False,
 ) -> None:
-    """A citizen adds to their ticket outside a question: recorded, and passed to the unit."""
+    """A citizen adds to their ticket outside a question: recorded, and passed to the unit.
+
+    `media` (photos, voice notes, documents) are kept as the ticket's attachments and follow the
+    text in the unit's thread; `media_only`: the words went to the unit already (an answer), only
+    the files follow."""
     assert ticket.id is not None and citizen.id is not None
+    kinds = Counter(attachment_kind(item.kind) for item in media)
     desk.session.add(
         TicketEvent(
             ticket_id=ticket.id,
@@ -443,14 +480,16 @@ async def citizen_message(
             actor_id=str(citizen.id),
             action="citizen_message",
             note=text or None,
-            details={"photos": len(media)},
+            details={"photos": kinds["photo"], **{k: n for k, n in kinds.items() if k != "photo"}},
         )
     )
+    origin = Channel(citizen.channel)
+    media = [item if item.channel else item.model_copy(update={"channel": origin}) for item in media]
     for item in media:
         desk.session.add(
             Attachment(
                 ticket_id=ticket.id,
-                kind="photo",
+                kind=attachment_kind(item.kind),
                 channel=citizen.channel,
                 file_id=item.file_id,
                 unique_id=item.unique_id,
@@ -459,7 +498,8 @@ async def citizen_message(
         )
     if key is None:
         key = "thread.citizen_message" if citizen.id == ticket.citizen_id else "thread.follower_message"
-    await to_unit_thread(desk, ticket, key, text=text or "📷", media=media)
+    label = MEDIA_EMOJI.get(media[0].kind, "📎") if media else ""
+    await to_unit_thread(desk, ticket, key, text=text or label, media=media, with_text=not media_only)
 
 
 async def add_proof(desk: Desk, ticket: Ticket, media: Sequence[MediaRef]) -> None:

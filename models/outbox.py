@@ -14,6 +14,9 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    # WhatsApp: outside the citizen's 24-hour window with no template to stand in; sent when they
+    # next write (models.queries.release_held)
+    HELD = "held"
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -42,3 +45,9 @@ class OutboxMessage(SQLModel, table=True):
     # what the platform reported after accepting it (WhatsApp: sent, delivered, read, failed)
     delivery_status: str | None = Field(default=None, max_length=16)
     delivery_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    # WhatsApp's 24-hour rule: the template that stands in when the window is closed
+    # (handlers.messages.TemplateCall as JSON), whether it must be used (Meta refused the message
+    # itself), and what was sent in the end: "template" when it was
+    template: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # type: ignore[call-overload]
+    template_only: bool = False
+    sent_as: str | None = Field(default=None, max_length=16)

@@ -115,16 +115,61 @@ async def claim_outbox(
 
 
 async def record_outbox_sent(
-    *, session: AsyncSession, row_id: int, now: datetime, platform_message_id: str | None
+    *,
+    session: AsyncSession,
+    row_id: int,
+    now: datetime,
+    platform_message_id: str | None,
+    sent_as: str | None = None,
 ) -> None:
+    """Sent; `sent_as` "template" when a WhatsApp template stood in for the message."""
     await session.exec(
         update(OutboxMessage)
         .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == OutboxStatus.PENDING)
         .values(
-            status=OutboxStatus.SENT, sent_at=now, platform_message_id=platform_message_id, last_error=None
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            platform_message_id=platform_message_id,
+            last_error=None,
+            sent_as=sent_as,
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def hold_outbox(*, session: AsyncSession, row_id: int, attempts: int, reason: str) -> None:
+    """Keep a claimed row back until the person writes again (release_held); not failed, not due."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == row_id,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+            col(OutboxMessage.attempts) == attempts,
+        )
+        .values(status=OutboxStatus.HELD, last_error=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def release_held(*, session: AsyncSession, channel: str, chat_id: str, now: datetime) -> int:
+    """The person wrote: what was held back for them is due again, in its order. The number released."""
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.chat_id) == chat_id,
+            col(OutboxMessage.status) == OutboxStatus.HELD,
+        )
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, template_only=False)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+async def last_message_from(*, session: AsyncSession, channel: str, chat_id: str) -> datetime | None:
+    """When the person of a private chat last wrote (WhatsApp: the chat id is their id)."""
+    query = select(Citizen.last_seen_at).where(Citizen.channel == channel, Citizen.external_id == chat_id)
+    return (await session.exec(query)).first()
 
 
 async def release_claim(*, session: AsyncSession, row_id: int, now: datetime) -> None:
@@ -206,6 +251,7 @@ def record_link(
     )
 
 
+OUTSIDE_WINDOW = "131047"  # WhatsApp: more than 24 hours since the person last wrote
 _RECEIPT_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
@@ -221,7 +267,9 @@ async def record_delivery(
     """A platform's receipt for a message it accepted; False when no outbox row has that id.
 
     Receipts can arrive out of order: a later stage is never overwritten by an earlier one
-    ("delivered" after "read" changes nothing). "failed" marks the row failed with the reason.
+    ("delivered" after "read" changes nothing). "failed" marks the row failed with the reason,
+    except WhatsApp's "outside the 24-hour window" (131047) for a message sent as itself: it is sent
+    again as its template when it has one, or held until the person writes again.
     """
     query = select(OutboxMessage).where(
         OutboxMessage.channel == channel, OutboxMessage.platform_message_id == platform_message_id
@@ -232,6 +280,15 @@ async def record_delivery(
     if _RECEIPT_RANK.get(row.delivery_status or "", 0) >= _RECEIPT_RANK.get(status, 0):
         return True
     row.delivery_status, row.delivery_at = status, at
-    if status == "failed":
-        row.status, row.last_error = OutboxStatus.FAILED, (error or "failed")[:500]
+    if status != "failed":
+        return True
+    row.last_error = (error or "failed")[:500]
+    if (error or "").startswith(OUTSIDE_WINDOW) and row.sent_as != "template":
+        row.delivery_status = row.delivery_at = None  # the next send has receipts of its own
+        if row.template is not None:
+            row.status, row.template_only, row.next_attempt_at = OutboxStatus.PENDING, True, at
+        else:
+            row.status = OutboxStatus.HELD
+        return True
+    row.status = OutboxStatus.FAILED
     return True

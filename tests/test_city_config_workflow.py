@@ -182,3 +182,28 @@ def test_a_survey_question_without_wording_is_located(tmp_path: Path) -> None:
 def test_the_survey_must_remind_before_it_gives_up(tmp_path: Path) -> None:
     path = broken(tmp_path, "close_after: 3d", "close_after: 1d")
     assert "close_after must be longer than remind_after" in problem(path)
+
+
+def test_a_whatsapp_template_for_an_unknown_kind_of_notice_is_located(tmp_path: Path) -> None:
+    path = broken(tmp_path, "    broadcast:          #", "    pengumuman:         #")
+    message = problem(path)
+    assert f"{path}:{line_of(path, '  templates:')}: whatsapp.templates" in message
+    assert "'pengumuman' is not a kind of notice; use one of: ticket_update" in message
+
+
+def test_a_whatsapp_template_parameter_the_notice_does_not_have(tmp_path: Path) -> None:
+    path = broken(tmp_path, "parameters: [reference, unit]\n", "parameters: [reference, text]\n")
+    message = problem(path)
+    assert "survey: parameter 'text' is not known; a survey template may use reference, unit" in message
+
+
+@pytest.mark.parametrize("window", ["25h", "0h", "sehari"])
+def test_the_whatsapp_window_is_at_most_meta_s_24_hours(tmp_path: Path, window: str) -> None:
+    path = broken(tmp_path, "  window: 24h", f"  window: {window}")
+    message = problem(path)
+    assert f"{path}:{line_of(path, '  window:')}: whatsapp.window" in message
+
+
+def test_a_whatsapp_template_name_as_meta_allows_it(tmp_path: Path) -> None:
+    path = broken(tmp_path, "name: civicbot_survey", "name: Civicbot Survey")
+    assert "whatsapp.templates.survey.name" in problem(path)

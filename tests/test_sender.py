@@ -102,6 +102,26 @@ async def test_messages_go_out_once_in_order_and_are_recorded(
     assert await sender.send_due() is False
 
 
+async def test_refused_credentials_pause_the_channel_and_fail_no_message(
+    db: Database, clock: FrozenClock, channel: FakeChannel, sender: OutboxSender
+) -> None:
+    """A revoked token: every chat would fail; the messages wait for the token to be fixed instead."""
+    await queue(db, clock, "1001", "first", "second")
+    await queue(db, clock, "1002", "to another citizen")
+    token_revoked = DeliveryError("190 Invalid OAuth access token", permanent=True)
+    token_revoked.channel_down = True
+    channel.fail_next(token_revoked)
+    assert await sender.send_due() is False
+    stored = await rows(db)
+    assert [r.status for r in stored] == [OutboxStatus.PENDING] * 3
+    assert [r.attempts for r in stored] == [1, 0, 0]  # one try, not one per chat
+    clock.advance(timedelta(minutes=4))
+    assert await sender.send_due() is False and channel.sent == []
+    clock.advance(timedelta(minutes=1))  # the admin fixed the token meanwhile
+    await drain(sender)
+    assert sorted(channel.sent) == [("1001", "first"), ("1001", "second"), ("1002", "to another citizen")]
+
+
 async def test_a_429_holds_the_chat_until_retry_after_then_everything_goes_in_order(
     db: Database, clock: FrozenClock, channel: FakeChannel, sender: OutboxSender
 ) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.channels.telegram import COMMANDS
 from bot.text_split import split_text, units
 from handlers.i18n import Safe, Translator
+from handlers.messages import Channel
 from handlers.states import INTAKE_STATES, State
 from models import Identity, TicketStatus
+from tests.dialog import Dialog
 
 ROOT = Path(__file__).resolve().parent.parent
 LITERAL_KEY = re.compile(
@@ -70,3 +73,19 @@ def test_long_texts_split_at_line_breaks_within_the_limit() -> None:
     assert all(units(p) <= 4096 for p in pieces)
     assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
     assert split_text("😀" * 3000, 4096)[0] == "😀" * 2048  # emoji count twice on Telegram
+
+
+async def test_whatsapp_citizens_are_not_told_to_press_telegram_s_location_button(
+    citizen: Callable[..., Dialog],
+) -> None:
+    """The location question has WhatsApp words (its `@whatsapp` variant); Telegram keeps its own."""
+    on_whatsapp = citizen(user_id="6281200000001", channel=Channel.WHATSAPP)
+    on_telegram = citizen(user_id="1001")
+    for warga in (on_whatsapp, on_telegram):
+        await warga.say("/start")
+        await warga.press("Buat pengaduan")
+        await warga.press("Sampah")
+        await warga.say("Sampah di TPS Jl. Melati sudah 3 hari tidak diangkut")
+    assert "Di mana lokasinya?" in on_whatsapp.text and "Kirim lokasi saya" not in on_whatsapp.text
+    assert on_whatsapp.keyboard is not None  # the adapter adds how to share a location in WhatsApp
+    assert "Tekan tombol <b>Kirim lokasi saya</b>" in on_telegram.text

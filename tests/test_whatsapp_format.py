@@ -42,6 +42,7 @@ LIST_LABEL = "Pilih"
 HINT = "Untuk berbagi lokasi: tekan 📎 lalu <b>Lokasi</b>."
 WAMID = "wamid.HBgLMTY1MDUwNzY1MjAVAgASGBQzQUZBMDk3NEFCNjc4MTRBNDk4QwA="
 FROM = "6281234567890"
+WA = Channel.WHATSAPP  # whose handles parsed media are
 
 
 def out(action: Any) -> list[dict[str, Any]]:
@@ -523,7 +524,9 @@ def test_a_photo_with_caption() -> None:
     }
     (inbound,), _ = parse_webhook(webhook(message))
     assert inbound.kind == InboundKind.PHOTO
-    assert inbound.media == (MediaRef(kind="photo", file_id="1479537139650973", unique_id="c2hhMjU2"),)
+    assert inbound.media == (
+        MediaRef(kind="photo", file_id="1479537139650973", unique_id="c2hhMjU2", channel=WA),
+    )
     assert inbound.text == "Lampu mati"
 
 
@@ -535,7 +538,7 @@ def test_audio_is_a_voice_message(voice: bool) -> None:
     }
     (inbound,), _ = parse_webhook(webhook(message))
     assert inbound.kind == InboundKind.VOICE
-    assert inbound.media == (MediaRef(kind="voice", file_id="42", unique_id="aGFzaA=="),)
+    assert inbound.media == (MediaRef(kind="voice", file_id="42", unique_id="aGFzaA==", channel=WA),)
 
 
 def test_a_document_with_caption() -> None:
@@ -551,14 +554,14 @@ def test_a_document_with_caption() -> None:
     }
     (inbound,), _ = parse_webhook(webhook(message))
     assert (inbound.kind, inbound.text) == (InboundKind.DOCUMENT, "Surat")
-    assert inbound.media == (MediaRef(kind="document", file_id="77", unique_id="x"),)
+    assert inbound.media == (MediaRef(kind="document", file_id="77", unique_id="x", channel=WA),)
 
 
 def test_a_video_is_other_with_its_reference() -> None:
     message = {"type": "video", "video": {"mime_type": "video/mp4", "sha256": "v", "id": "88"}}
     (inbound,), _ = parse_webhook(webhook(message))
     assert inbound.kind == InboundKind.OTHER
-    assert inbound.media == (MediaRef(kind="video", file_id="88", unique_id="v"),)
+    assert inbound.media == (MediaRef(kind="video", file_id="88", unique_id="v", channel=WA),)
 
 
 @pytest.mark.parametrize(

@@ -232,7 +232,7 @@ async def test_the_survey_reopens_a_ticket_then_closes_it_with_ratings(
     await resolve_with_proof(api, officer, card_id, "Sampah sudah diangkut")
     notice = await siti.expect("telah diselesaikan")
     labels = [button["text"] for row in notice.params["reply_markup"]["inline_keyboard"] for button in row]
-    assert labels == ["✅ Sudah beres", "❌ Belum beres"]
+    assert labels == ["✅ Sudah beres", "❌ Belum beres", "🔕 Berhenti survei"]
     assert not [t for t in api.texts(CITIZEN) if "benar-benar sudah beres" in t]  # not before its time
 
     # one working day later (Tuesday 08:30) the running process's sweep asks

@@ -235,6 +235,68 @@ class Surveys(_Strict):
         return [q.key for q in self.questions]
 
 
+# WhatsApp templates: what each kind of notice may fill its approved template's {{1}}, {{2}}, ... with
+TEMPLATE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "ticket_update": ("reference", "unit", "status", "text"),  # status changes of a ticket
+    "officer_message": ("reference", "unit", "text"),  # a unit's question or message to the citizen
+    "survey": ("reference", "unit"),  # the follow-up survey and its reminder
+    "broadcast": ("text",),  # an announcement
+}
+
+
+class WhatsAppTemplate(_Strict):
+    """An approved template message (WhatsApp Manager), used outside the 24-hour window."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
+    # our language → the code of the approved translation; the same code when not listed
+    languages: dict[str, str] = Field(default_factory=lambda: {"id": "id", "en": "en"})
+    parameters: list[str] = Field(default_factory=list, max_length=10)  # {{1}}, {{2}}, ... in order
+    quick_replies: int = Field(default=0, ge=0, le=10)  # quick-reply buttons the template has
+
+    @field_validator("languages")
+    @classmethod
+    def _served(cls, value: dict[str, str]) -> dict[str, str]:
+        for language in value:
+            if language not in LANGUAGES:
+                raise ValueError(f"language {language!r} is not served; use one of {LANGUAGES}")
+        return value
+
+
+class WhatsApp(_Strict):
+    """WhatsApp's 24-hour customer service window and the templates that stand in outside it."""
+
+    window: str = "24h"  # set by Meta; shorter only to leave a margin
+    templates: dict[str, WhatsAppTemplate] = Field(default_factory=dict)
+
+    @field_validator("window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not timedelta(0) < parse_duration(value) <= timedelta(hours=24):
+            raise ValueError("window must be longer than 0 and at most 24h (Meta's limit)")
+        return value
+
+    @field_validator("templates")
+    @classmethod
+    def _kinds(cls, value: dict[str, WhatsAppTemplate]) -> dict[str, WhatsAppTemplate]:
+        for kind, template in value.items():
+            allowed = TEMPLATE_PARAMETERS.get(kind)
+            if allowed is None:
+                raise ValueError(
+                    f"{kind!r} is not a kind of notice; use one of: {', '.join(TEMPLATE_PARAMETERS)}"
+                )
+            for name in template.parameters:
+                if name not in allowed:
+                    known = ", ".join(allowed)
+                    raise ValueError(
+                        f"{kind}: parameter {name!r} is not known; a {kind} template may use {known}"
+                    )
+        return value
+
+    @property
+    def window_length(self) -> timedelta:
+        return parse_duration(self.window)
+
+
 RESERVED_QUESTIONS = ("fixed", "comment", "stop")  # asked anyway, or the opt-out button (handlers/survey.py)
 
 
@@ -283,6 +345,7 @@ class CityConfig(_Strict):
     duplicates: Duplicates = Field(default_factory=Duplicates)
     officers: Officers = Field(default_factory=Officers)
     surveys: Surveys = Field(default_factory=Surveys)
+    whatsapp: WhatsApp = Field(default_factory=WhatsApp)
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @field_validator("units", "categories", "sla_policies", "areas")

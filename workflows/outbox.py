@@ -34,6 +34,7 @@ def enqueue(
         priority=int(priority),
         ticket_id=envelope.ticket_id,
         role=envelope.role,
+        template=envelope.template.model_dump(mode="json") if envelope.template else None,
         created_at=now,
         next_attempt_at=now,
     )

@@ -10,6 +10,9 @@ from handlers.messages import Channel, Outbound
 class DeliveryError(Exception):
     """A send that did not happen. `retry_after` from the platform, `permanent` when retrying is futile."""
 
+    outside_window = False  # WhatsApp: only a template may reach the person now (24-hour rule)
+    channel_down = False  # every send will fail (a revoked token): hold the channel, fail no message
+
     def __init__(
         self,
         reason: str,

@@ -5,15 +5,17 @@ as on Telegram. What arrives by webhook: delivery receipts update the outbox row
 each message's media is downloaded through the media endpoint and stored (a failed download is
 passed on as such, so the citizen is asked to send it again); then the pipeline handles it, once
 per message id however often Meta delivers it.
+
+Another platform's file (an officer's Telegram photo) is sent by uploading it: `fetch_foreign`
+gives its local file (App wires the Telegram adapter's `fetch_media`), the media endpoint takes the
+bytes and answers a WhatsApp media id, and that id is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,12 @@ from typing import Any
 from bot.channels.base import DeliveryError
 from bot.channels.whatsapp_client import GraphClient, MediaError
 from bot.channels.whatsapp_format import parse_webhook, render
-from handlers.messages import Channel, Inbound, InboundKind, MediaRef, Outbound
+from bot.media_store import MediaStore, extension, mime_type
+from handlers.messages import Channel, Inbound, InboundKind, MediaRef, Outbound, OutMedia
 from models.db import Database
 from models.queries import record_delivery
 
 log = logging.getLogger(__name__)
-
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 class WhatsAppAdapter:
@@ -40,21 +41,35 @@ class WhatsAppAdapter:
         db: Database,
         handle: Callable[[Inbound], Awaitable[Any]],
         media_dir: Path,
-        list_button_label: str,
-        location_hint: str,
+        list_button_labels: Mapping[str, str],
+        location_hints: Mapping[str, str],
+        default_language: str = "id",
+        fetch_foreign: Callable[[MediaRef], Awaitable[Path]] | None = None,
     ) -> None:
         self.client = client
         self.db = db
         self.handle = handle
         self.media_dir = media_dir
-        self.list_button_label = list_button_label
-        self.location_hint = location_hint
+        self.store = MediaStore(media_dir)
+        # the local file of another platform's media (raises DeliveryError); by default what is stored
+        self.fetch_foreign = fetch_foreign or self.store.lookup
+        # words WhatsApp needs beside ours, per language: the list's button, how to share a location
+        self.list_button_labels = dict(list_button_labels)
+        self.location_hints = dict(location_hints)
+        self.default_language = default_language
 
     async def deliver(self, chat_id: str, action: Outbound) -> str | None:
         """Send the action as one or more WhatsApp messages; the id of the last one."""
+        if isinstance(action, OutMedia) and action.media.channel not in (None, Channel.WHATSAPP):
+            action = await self._uploaded(action)
         try:
+            language = getattr(action, "language", None) or self.default_language
+            if language not in self.list_button_labels:
+                language = self.default_language
             bodies = render(
-                action, list_button_label=self.list_button_label, location_hint=self.location_hint
+                action,
+                list_button_label=self.list_button_labels[language],
+                location_hint=self.location_hints[language],
             )
         except ValueError as error:
             raise DeliveryError(f"cannot be sent on WhatsApp: {error}", permanent=True) from error
@@ -90,15 +105,21 @@ class WhatsAppAdapter:
             except MediaError as error:
                 log.warning("WhatsApp media %s of %s not downloaded: %s", ref.file_id, event.event_id, error)
                 continue
-            extension = mimetypes.guess_extension(info.mime_type.split(";")[0].strip()) or ""
-            path = self.media_dir / "whatsapp" / f"{_SAFE.sub('_', ref.file_id)}{extension}"
-            await asyncio.to_thread(_store, path, data)
+            await self.store.save(Channel.WHATSAPP, ref.file_id, data, extension(info.mime_type))
             kept.append(ref.model_copy(update={"unique_id": ref.unique_id or info.sha256 or None}))
         return event.model_copy(update={"media": tuple(kept), "media_failed": len(kept) < len(event.media)})
 
-
-def _store(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".part")
-    partial.write_bytes(data)
-    partial.replace(path)  # never a half-written file under the final name
+    async def _uploaded(self, action: OutMedia) -> OutMedia:
+        """Another platform's file uploaded to WhatsApp: the same action, by the new media id."""
+        media = action.media
+        path = await self.fetch_foreign(media)
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as error:  # removed meanwhile: fetched again next time
+            raise DeliveryError(f"the stored file {path} cannot be read: {error}") from error
+        media_id = await self.client.upload(data, mime_type(path, media.kind), path.name)
+        log.info("%s %s %s uploaded to WhatsApp as %s", media.channel, media.kind, media.file_id, media_id)
+        uploaded = MediaRef(
+            kind=media.kind, file_id=media_id, unique_id=media.unique_id, channel=Channel.WHATSAPP
+        )
+        return action.model_copy(update={"media": uploaded})

@@ -1,6 +1,6 @@
 """A thin async client for the Meta WhatsApp Cloud API (Graph API), on aiohttp.
 
-Three calls, no more:
+Four calls, no more:
 
 * ``send(to, message)`` — ``POST /{version}/{phone-number-id}/messages`` with the bearer token;
   returns the ``wamid`` of the accepted message. Failures become :class:`DeliveryError`
@@ -12,6 +12,9 @@ Three calls, no more:
 * ``download(media_id)`` — both steps: the metadata, then ``GET <url>`` with the bearer token
   (the URL expires after a few minutes, so it is fetched right away). The size limit is
   enforced from ``file_size`` and again while reading. Failures become :class:`MediaError`.
+* ``upload(data, mime_type, filename)`` — ``POST /{version}/{phone-number-id}/media`` (multipart:
+  ``messaging_product``, ``type``, ``file``) → the media id to send the file by (another platform's
+  file, an officer's Telegram photo say). Failures become :class:`DeliveryError` like ``send``'s.
 
 Accepted by Meta is not delivered: delivery failures (131026 and, often, 131047 too) may also
 arrive later through the ``statuses`` of the messages webhook.
@@ -118,9 +121,13 @@ class OutsideWindow(GraphDeliveryError):
     Permanent for this message; send an approved template instead.
     """
 
+    outside_window = True
+
 
 class AuthFailed(GraphDeliveryError):
     """The token expired or lacks a permission: every send will fail until the config is fixed."""
+
+    channel_down = True
 
 
 @dataclass(frozen=True)
@@ -261,6 +268,43 @@ class GraphClient:
         raise classify(status, payload, headers.get("Retry-After"), raw=raw)
 
     # ------------------------------------------------------------------ media
+    async def upload(self, data: bytes, mime_type: str, filename: str) -> str:
+        """Upload a file to send (``POST /{version}/{phone-number-id}/media``); return its media id.
+
+        Raises DeliveryError as :meth:`send` does (a :class:`GraphDeliveryError` or :class:`AuthFailed`);
+        a file over the size limit is refused here, permanently.
+        """
+        if len(data) > self.max_media_bytes:
+            raise GraphDeliveryError(
+                f"{filename} is {len(data)} bytes, over the {self.max_media_bytes}-byte limit", permanent=True
+            )
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", mime_type)
+        form.add_field("file", data, filename=filename, content_type=mime_type)
+        url = self._url(self.phone_number_id, "media")
+        try:
+            async with self._http().post(
+                url, data=form, headers=self._auth, timeout=self._media_timeout
+            ) as response:
+                raw = await _read_capped(response)
+                status, headers = response.status, response.headers
+        except TimeoutError as error:
+            raise GraphDeliveryError(f"timeout uploading {filename} to the Graph API") from error
+        except aiohttp.ClientError as error:
+            raise GraphDeliveryError(f"network error uploading {filename}: {error!r}") from error
+        payload = _json(raw)
+        if 200 <= status < 300:
+            media_id = payload.get("id") if isinstance(payload, dict) else None
+            if isinstance(media_id, int) and not isinstance(media_id, bool):
+                media_id = str(media_id)
+            if not isinstance(media_id, str) or not media_id:
+                raise GraphDeliveryError(
+                    f"http {status} without a media id: {raw[:200]!r}", http_status=status
+                )
+            return media_id
+        raise classify(status, payload, headers.get("Retry-After"), raw=raw)
+
     async def media_url(self, media_id: str) -> MediaInfo:
         """Look up a media id (from a webhook): its short-lived download URL, type, hash and size."""
         if not media_id or "/" in media_id:

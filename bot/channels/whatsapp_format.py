@@ -70,6 +70,7 @@ from handlers.messages import (
     OutEdit,
     OutLocation,
     OutMedia,
+    OutTemplate,
     OutText,
     text_fields,
 )
@@ -130,12 +131,35 @@ def render(action: Outbound, *, list_button_label: str, location_hint: str) -> l
         return _render_text(OutText(text=action.text, buttons=action.buttons), list_button_label, "")
     if isinstance(action, OutMedia):
         return _render_media(action)
+    if isinstance(action, OutTemplate):
+        return [_render_template(action)]
     if isinstance(action, OutLocation):
         location = action.location
         return [
             {"type": "location", "location": {"latitude": location.latitude, "longitude": location.longitude}}
         ]
     raise ValueError(f"unknown action {action!r}")
+
+
+def _render_template(action: OutTemplate) -> dict[str, Any]:
+    """An approved template: its body's parameters in order, and its quick-reply buttons' payloads."""
+    components: list[dict[str, Any]] = []
+    if action.parameters:
+        parameters = [{"type": "text", "text": value} for value in action.parameters]
+        components.append({"type": "body", "parameters": parameters})
+    for index, payload in enumerate(action.quick_replies):
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": payload}],
+            }
+        )
+    template: dict[str, Any] = {"name": action.name, "language": {"code": action.language}}
+    if components:
+        template["components"] = components
+    return {"type": "template", "template": template}
 
 
 @dataclass(frozen=True)
@@ -433,6 +457,8 @@ _MEDIA_TYPES = {"photo": "image", "voice": "audio", "document": "document", "vid
 
 def _render_media(action: OutMedia) -> list[dict[str, Any]]:
     media = action.media
+    if media.channel not in (None, Channel.WHATSAPP):  # the adapter uploads it and sends the new id
+        raise ValueError(f"a {media.channel} file must be uploaded to WhatsApp first: {media.file_id!r}")
     kind = _MEDIA_TYPES[media.kind]
     reference = media.file_id.strip()
     if reference.isdigit():
@@ -837,6 +863,7 @@ def _media(part: dict[str, Any], kind: Literal["photo", "voice", "document", "vi
         kind=kind,
         file_id=_string(part.get("id"), "media id"),
         unique_id=sha256 if isinstance(sha256, str) and sha256 else None,
+        channel=Channel.WHATSAPP,
     )
 
 

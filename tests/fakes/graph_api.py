@@ -10,7 +10,9 @@ Point the client (or the bot) at it::
         await api.wait_for(lambda c: c.to == "6281234567890")
 
 Served: ``POST /{version}/{phone-number-id}/messages`` (answers ``wamid.fake.N``),
-``GET /{version}/{media-id}`` (media metadata) and the short-lived media URL it hands out.
+``POST /{version}/{phone-number-id}/media`` (a multipart upload; answers the new media id, which
+can then be sent or looked up: :meth:`~FakeGraphAPI.uploads`), ``GET /{version}/{media-id}`` (media
+metadata) and the short-lived media URL it hands out.
 Every request is recorded in :attr:`FakeGraphAPI.calls`. A wrong bearer token gets 401 with
 Graph code 190. Failures are injected with :meth:`~FakeGraphAPI.fail_next`,
 :meth:`~FakeGraphAPI.close_window` (131047 for anything but a template),
@@ -95,6 +97,16 @@ GRAPH_ERRORS: dict[int, tuple[int, str, str]] = {
         "Message failed to send because more than 24 hours have passed since the customer "
         "last replied to this number.",
     ),
+    132000: (
+        400,
+        "Number of parameters does not match the expected number of params",
+        "The number of parameters provided does not match the template.",
+    ),
+    132018: (
+        400,
+        "There was an issue with the parameters in your template.",
+        "Param text cannot have new-line/tab characters or more than 4 consecutive spaces.",
+    ),
     131048: (400, "Spam rate limit hit", "Message failed to send because of restrictions on this number."),
     131051: (400, "Unsupported message type", "Message type is not currently supported."),
     131052: (400, "Media download error", "Unable to download the media sent by the user."),
@@ -112,6 +124,25 @@ BODY_LIMIT = 1024
 CAPTION_LIMIT = 1024
 BUTTON_TITLE_LIMIT = 20
 ROW_TITLE_LIMIT = 24
+# what the media endpoint takes, and up to how many bytes (Cloud API "supported media types")
+UPLOAD_LIMITS: dict[str, int] = {
+    "image/jpeg": 5 * 1024 * 1024,
+    "image/png": 5 * 1024 * 1024,
+    "image/webp": 500 * 1024,
+    "audio/aac": 16 * 1024 * 1024,
+    "audio/amr": 16 * 1024 * 1024,
+    "audio/mpeg": 16 * 1024 * 1024,
+    "audio/mp4": 16 * 1024 * 1024,
+    "audio/ogg": 16 * 1024 * 1024,
+    "video/mp4": 16 * 1024 * 1024,
+    "video/3gpp": 16 * 1024 * 1024,
+    "text/plain": 100 * 1024 * 1024,
+    "application/pdf": 100 * 1024 * 1024,
+    "application/msword": 100 * 1024 * 1024,
+    "application/vnd.ms-excel": 100 * 1024 * 1024,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": 100 * 1024 * 1024,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": 100 * 1024 * 1024,
+}
 MESSAGE_TYPES = frozenset(
     "text image audio video document sticker location contacts interactive template reaction".split()
 )
@@ -184,7 +215,7 @@ class GraphFault(Exception):
 class GraphCall:
     """One request the fake received, and how it was answered."""
 
-    kind: str  # "send", "media" (metadata) or "download"
+    kind: str  # "send", "upload", "media" (metadata) or "download"
     method: str
     path: str
     at: float
@@ -195,6 +226,10 @@ class GraphCall:
     status: int = 200
     error_code: int | None = None
     wamid: str | None = None
+    # an upload: the file as received (its declared type, name and bytes); media_id is the new id
+    mime_type: str | None = None
+    filename: str | None = None
+    data: bytes = field(default=b"", repr=False)
 
     @property
     def failed(self) -> bool:
@@ -291,8 +326,12 @@ class FakeGraphAPI:
         self.media_url_ttl = media_url_ttl
         self.calls: list[GraphCall] = []
         self.window_closed: set[str] = set()
+        # approved templates: (name, language code) → (body parameters, quick-reply buttons); while
+        # none are approved any template is accepted as long as it is well formed
+        self.templates: dict[tuple[str, str], tuple[int, int]] = {}
         self.media: dict[str, _Media] = {}
         self._faults: list[_Fault] = []
+        self._upload_faults: list[GraphFault] = []
         self._delays: list[float] = []
         self._media_urls: dict[str, tuple[str, float]] = {}  # hash -> (media id, expiry)
         self._wamids = itertools.count(1)
@@ -315,6 +354,7 @@ class FakeGraphAPI:
         """Start listening on an ephemeral port of 127.0.0.1."""
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_post(f"/{{version:{_VERSION}}}/{{phone_id}}/messages", self._messages)
+        app.router.add_post(f"/{{version:{_VERSION}}}/{{phone_id}}/media", self._upload)
         app.router.add_get("/whatsapp_business/attachments/", self._download)
         app.router.add_get(f"/{{version:{_VERSION}}}/{{media_id}}", self._media_metadata)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
@@ -371,6 +411,18 @@ class FakeGraphAPI:
         target = _digits(to) if to else None
         self._faults.extend(_Fault(error, target) for _ in range(times))
 
+    def fail_next_upload(
+        self,
+        code: int | None = 131053,
+        *,
+        status: int | None = None,
+        times: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        """Make the next ``times`` media uploads fail with Graph ``code`` (as :meth:`fail_next`)."""
+        error = GraphFault(code, status=status, retry_after=retry_after)
+        self._upload_faults.extend([error] * times)
+
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         """Hold the next ``times`` sends for ``seconds`` before answering (for client timeouts)."""
         self._delays.extend([seconds] * times)
@@ -378,6 +430,10 @@ class FakeGraphAPI:
     def close_window(self, wa_id: str) -> None:
         """``wa_id`` last wrote more than 24 h ago: anything but a template gets 131047."""
         self.window_closed.add(_digits(wa_id))
+
+    def approve_template(self, name: str, language: str, *, parameters: int, quick_replies: int = 0) -> None:
+        """A template as approved in WhatsApp Manager; sends of others are refused (132001, 132000)."""
+        self.templates[(name, language)] = (parameters, quick_replies)
 
     def open_window(self, wa_id: str) -> None:
         """Undo :meth:`close_window` (the person wrote again)."""
@@ -437,6 +493,11 @@ class FakeGraphAPI:
     def sends(self, *, include_failed: bool = False) -> list[GraphCall]:
         """The message sends received, in order (successful ones unless ``include_failed``)."""
         return [c for c in self.calls if c.kind == "send" and (include_failed or not c.failed)]
+
+    def uploads(self, *, include_failed: bool = False) -> list[GraphCall]:
+        """The media uploads received, in order: ``media_id`` (the id answered), ``mime_type``,
+        ``filename`` and ``data`` (the bytes)."""
+        return [c for c in self.calls if c.kind == "upload" and (include_failed or not c.failed)]
 
     def sent_to(self, wa_id: str, *, include_failed: bool = False) -> list[GraphCall]:
         """The sends to ``wa_id`` (``+62...`` or ``62...``), in order."""
@@ -573,6 +634,8 @@ class FakeGraphAPI:
                     del self._faults[index]
                     raise fault.error
             _validate(body)
+            if call.type == "template" and self.templates:
+                _check_approved(body["template"], self.templates)
             assert to is not None  # _validate checked it
             if to in self.window_closed and call.type != "template":
                 raise GraphFault(131047)
@@ -590,6 +653,53 @@ class FakeGraphAPI:
                 "messages": [message],
             }
         )
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """``POST /{version}/{phone-number-id}/media``: a multipart ``file`` with its ``type``."""
+        call = GraphCall(
+            "upload",
+            request.method,
+            request.path,
+            time.monotonic(),
+            request.headers.get("Authorization"),
+            phone_number_id=request.match_info["phone_id"],
+        )
+        self._record(call)
+        try:
+            self._check_token(request)
+            if call.phone_number_id != self.phone_number_id:
+                raise GraphFault(100, subcode=33, message="(#100) Unsupported post request.", details="")
+            if not request.content_type.startswith("multipart/"):
+                raise GraphFault(100, message="(#100) The parameter file is required.", details="")
+            form = await request.post()
+            upload = form.get("file")
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            call.body = fields
+            if fields.get("messaging_product") != "whatsapp":
+                raise GraphFault(100, message="(#100) The parameter messaging_product is required.")
+            if not isinstance(upload, web.FileField):
+                raise GraphFault(100, message="(#100) The parameter file is required.", details="")
+            call.data, call.filename = upload.file.read(), upload.filename
+            call.mime_type = fields.get("type") or upload.content_type
+            limit = UPLOAD_LIMITS.get(call.mime_type)
+            if limit is None:
+                raise GraphFault(
+                    100,
+                    message="(#100) Param file must be a file with one of the following types: "
+                    + ", ".join(UPLOAD_LIMITS),
+                    details="",
+                )
+            if not call.data or len(call.data) > limit:
+                raise GraphFault(
+                    131053, details=f"{len(call.data)} bytes: empty or over {limit} for {call.mime_type}"
+                )
+            if self._upload_faults:
+                raise self._upload_faults.pop(0)
+        except GraphFault as fault:
+            return self._answer(call, fault)
+        call.media_id = self.add_media(call.data, call.mime_type)
+        self._notify()
+        return web.json_response({"id": call.media_id})
 
     async def _media_metadata(self, request: web.Request) -> web.Response:
         """``GET /{version}/{media-id}``: url (valid ``media_url_ttl`` s), mime type, sha256, size."""
@@ -720,6 +830,26 @@ def _validate(body: JSON) -> None:
             )
     elif kind == "interactive":
         _validate_interactive(content)
+
+
+def _check_approved(template: JSON, approved: dict[tuple[str, str], tuple[int, int]]) -> None:
+    """A template send against the approved ones: name and language, counts, parameter text."""
+    key = (template["name"], template["language"]["code"])
+    if key not in approved:
+        raise GraphFault(132001, details=f"template name ({key[0]}) does not exist in {key[1]}")
+    parameters, quick_replies = approved[key]
+    components = template.get("components") or []
+    body = [c for c in components if c.get("type") == "body"]
+    values = body[0].get("parameters", []) if body else []
+    if len(values) != parameters:
+        raise GraphFault(132000, details=f"body: expected {parameters}, got {len(values)}")
+    for value in values:
+        text = value.get("text")
+        if not isinstance(text, str) or not text or any(c in text for c in "\n\t") or "     " in text:
+            raise GraphFault(132018, details=f"body parameter {text!r}")
+    buttons = [c for c in components if c.get("type") == "button"]
+    if len(buttons) > quick_replies or any(b.get("sub_type") != "quick_reply" for b in buttons):
+        raise GraphFault(131009, details=f"buttons: the template has {quick_replies} quick replies")
 
 
 def _validate_interactive(content: JSON) -> None:
