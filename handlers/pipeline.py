@@ -68,9 +68,13 @@ class Pipeline:
         """After a failure nothing of the event was stored: ask the person to send it again."""
         try:
             async with self.db.transaction() as session:
-                citizen = await citizen_by_identity(
-                    session=session, channel=inbound.channel.value, external_id=inbound.user_id
-                )
+                if inbound.is_private:
+                    # they wrote just now (WhatsApp's 24-hour window opens, so the apology may go)
+                    citizen: Citizen | None = await _citizen(session, inbound, self.deps.clock.now())
+                else:
+                    citizen = await citizen_by_identity(
+                        session=session, channel=inbound.channel.value, external_id=inbound.user_id
+                    )
                 language = citizen.language if citizen else self.deps.texts.default_language
                 reply = OutText(text=self.deps.texts("errors.try_again", language))
                 envelope = Envelope(channel=inbound.channel, chat_id=inbound.chat_id, action=reply)

@@ -137,15 +137,20 @@ async def record_outbox_sent(
     )
 
 
+def _still_claimed(row_id: int, attempts: int) -> ColumnElement[bool]:
+    """The row is still pending and its attempt count is the claimer's: nobody claimed it since."""
+    return and_(
+        col(OutboxMessage.id) == row_id,
+        col(OutboxMessage.status) == OutboxStatus.PENDING,
+        col(OutboxMessage.attempts) == attempts,
+    )
+
+
 async def hold_outbox(*, session: AsyncSession, row_id: int, attempts: int, reason: str) -> None:
     """Keep a claimed row back until the person writes again (release_held); not failed, not due."""
     await session.exec(
         update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id) == row_id,
-            col(OutboxMessage.status) == OutboxStatus.PENDING,
-            col(OutboxMessage.attempts) == attempts,
-        )
+        .where(_still_claimed(row_id, attempts))
         .values(status=OutboxStatus.HELD, last_error=reason[:500])
         .execution_options(synchronize_session=False)
     )
@@ -197,11 +202,7 @@ async def record_outbox_error(
         values["next_attempt_at"] = retry_at
     await session.exec(
         update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id) == row_id,
-            col(OutboxMessage.status) == OutboxStatus.PENDING,
-            col(OutboxMessage.attempts) == attempts,
-        )
+        .where(_still_claimed(row_id, attempts))
         .values(values)
         .execution_options(synchronize_session=False)
     )

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from bot.channels.base import DeliveryError
 from bot.sender import OutboxSender
-from handlers import survey_sweep
+from handlers import router, survey_sweep
 from handlers.context import Deps
 from handlers.messages import Channel, OutMedia, OutTemplate, OutText, TemplateCall
 from models import OutboxMessage, OutboxStatus, Survey, Ticket
@@ -312,3 +312,28 @@ def test_the_window_is_open_for_24_hours_since_the_last_message() -> None:
     assert choice == Choice.HOLD and template is None
     choice, _ = window.choose(last_message_at=wrote, now=wrote, call=None, template_only=True)
     assert choice == Choice.HOLD
+
+
+async def test_the_apology_for_a_failed_message_is_not_held_back(
+    citizen: Callable[..., Dialog],
+    desk: Desk,
+    whatsapp: WhatsAppStandIn,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first message, or one after days away, that fails: they just wrote, so the window is open."""
+
+    async def broken(turn: object) -> None:
+        raise RuntimeError("database went away")
+
+    seen = [0]
+    monkeypatch.setattr(router, "step", broken)
+    newcomer = citizen(user_id=WA, channel=Channel.WHATSAPP)
+    await newcomer.say("Halo")
+    await desk.flush()
+    assert "gangguan sementara" in texts(new_to(whatsapp, seen))
+
+    clock.advance(timedelta(days=3))
+    await newcomer.say("Halo lagi")
+    await desk.flush()
+    assert "gangguan sementara" in texts(new_to(whatsapp, seen))
