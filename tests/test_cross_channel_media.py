@@ -10,6 +10,7 @@ Telegram and WhatsApp at once.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -332,9 +333,9 @@ async def test_the_store_finds_a_file_by_handle_only_when_complete(store: MediaS
 # --- the whole way, through `civicbot run` ----------------------------------------------------
 
 
-@pytest.fixture
-async def both(
-    api: FakeTelegramAPI, graph: FakeGraphAPI, tmp_path: Path
+@asynccontextmanager
+async def serving_both(
+    api: FakeTelegramAPI, graph: FakeGraphAPI, tmp_path: Path, **extra: str
 ) -> AsyncIterator[tuple[BotProcess, WhatsAppCitizen]]:
     """`civicbot run` serving Telegram (polling the fake Bot API) and WhatsApp (webhooks, fake Graph API)."""
     port = free_port()
@@ -345,6 +346,7 @@ async def both(
         CIVICBOT_MEDIA_DIR=str(tmp_path / "media"),
         CIVICBOT_WEBHOOK_HOST="127.0.0.1",
         CIVICBOT_WEBHOOK_PORT=str(port),
+        **extra,
     )
     env = {k: v for k, v in telegram_env.items() if not k.startswith("WHATSAPP_")}  # none of this machine's
     env.update(
@@ -365,6 +367,14 @@ async def both(
         raise
     finally:
         await process.stop()
+
+
+@pytest.fixture
+async def both(
+    api: FakeTelegramAPI, graph: FakeGraphAPI, tmp_path: Path
+) -> AsyncIterator[tuple[BotProcess, WhatsAppCitizen]]:
+    async with serving_both(api, graph, tmp_path) as running:
+        yield running
 
 
 async def link_unit(api: FakeTelegramAPI) -> None:

@@ -267,6 +267,24 @@ class GraphCall:
         return None
 
     @property
+    def template(self) -> tuple[str, str, list[str], list[str]] | None:
+        """(name, language code, body parameters, quick-reply payloads) of a template send."""
+        template = self.body.get("template") if self.type == "template" else None
+        if not isinstance(template, dict):
+            return None
+        parameters: list[str] = []
+        payloads: list[str] = []
+        for component in template.get("components") or []:
+            for parameter in component.get("parameters") or []:
+                if component.get("type") == "body":
+                    parameters.append(str(parameter.get("text")))
+                else:
+                    payloads.append(str(parameter.get("payload")))
+        language = template.get("language")
+        code = str(language.get("code")) if isinstance(language, dict) else ""
+        return str(template.get("name")), code, parameters, payloads
+
+    @property
     def buttons(self) -> list[tuple[str, str]]:
         """(id, title) of the reply buttons or list rows of an interactive send."""
         interactive = self.body.get("interactive")
@@ -1022,6 +1040,30 @@ def button_reply(
         wa_id,
         "interactive",
         content,
+        wamid=wamid,
+        name=name,
+        timestamp=timestamp,
+        context=context,
+        **envelope,
+    )
+
+
+def template_button(
+    wa_id: str,
+    payload: str,
+    text: str,
+    *,
+    context: str = "wamid.fake.1",
+    wamid: str | None = None,
+    name: str | None = "Warga",
+    timestamp: int | None = None,
+    **envelope: str,
+) -> JSON:
+    """A person tapped a quick-reply button of our template message ``context``."""
+    return _incoming(
+        wa_id,
+        "button",
+        {"payload": payload, "text": text},
         wamid=wamid,
         name=name,
         timestamp=timestamp,
