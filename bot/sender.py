@@ -153,7 +153,8 @@ class OutboxSender:
                 if template is not None:
                     action, sent_as = template, Choice.TEMPLATE.value
             try:
-                message_id = await self.adapters[row.channel].deliver(row.chat_id, action)
+                skip = row.parts_sent if sent_as is None else 0  # a template is one message
+                message_id = await self.adapters[row.channel].deliver(row.chat_id, action, skip=skip)
             except DeliveryError as error:
                 # the platform saw the window closed before we did (clocks differ): the template now
                 if not error.outside_window or window is None or sent_as is not None:
@@ -178,7 +179,8 @@ class OutboxSender:
                     error.reason,
                     until,
                 )
-                error = DeliveryError(error.reason, retry_after=CHANNEL_PAUSE.total_seconds())
+                paused = DeliveryError(error.reason, retry_after=CHANNEL_PAUSE.total_seconds())
+                paused.parts_sent, error = error.parts_sent, paused
             await self._record_error(row, error)
             return error.permanent
         except Exception as error:  # an adapter bug must not stop the queue
@@ -246,6 +248,9 @@ class OutboxSender:
             retry_at = None
         else:
             retry_at = self.clock.now() + _backoff(row.attempts, error.retry_after)
+        progress = error.parts_sent if error.parts_sent > row.parts_sent else None
+        if progress is not None:
+            log.info("outbox row %s: %s parts arrived; the next attempt goes on from there", row.id, progress)
         async with self.db.transaction() as session:
             await record_outbox_error(
                 session=session,
@@ -253,6 +258,7 @@ class OutboxSender:
                 attempts=row.attempts,
                 error=error.reason[:500],
                 retry_at=retry_at,
+                parts_sent=progress,
             )
 
 

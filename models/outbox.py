@@ -17,6 +17,7 @@ class OutboxStatus(StrEnum):
     # WhatsApp: outside the citizen's 24-hour window with no template to stand in; sent when they
     # next write (models.queries.release_held)
     HELD = "held"
+    CANCELLED = "cancelled"  # withdrawn before it was sent (a cancelled broadcast)
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -51,3 +52,7 @@ class OutboxMessage(SQLModel, table=True):
     template: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # type: ignore[call-overload]
     template_only: bool = False
     sent_as: str | None = Field(default=None, max_length=16)
+    # of a message sent in several parts (a long text), how many arrived before an attempt failed:
+    # the next attempt goes on from there instead of repeating them
+    parts_sent: int = 0
+    broadcast_id: int | None = Field(default=None, index=True)  # a recipient's copy of an announcement

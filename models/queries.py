@@ -188,14 +188,24 @@ async def release_claim(*, session: AsyncSession, row_id: int, now: datetime) ->
 
 
 async def record_outbox_error(
-    *, session: AsyncSession, row_id: int, attempts: int, error: str, retry_at: datetime | None
+    *,
+    session: AsyncSession,
+    row_id: int,
+    attempts: int,
+    error: str,
+    retry_at: datetime | None,
+    parts_sent: int | None = None,
 ) -> None:
     """A failed attempt: retry at `retry_at`, or never (status failed) when it is None.
+
+    `parts_sent`: of a message in several parts, how many have arrived by now (kept for the retry).
 
     Only while the row is still the caller's claim (`attempts` unchanged): a sender that took longer
     than its lease does not overwrite the outcome of the one that claimed the row after it.
     """
     values: dict[str, object] = {"last_error": error}
+    if parts_sent is not None:
+        values["parts_sent"] = parts_sent
     if retry_at is None:
         values["status"] = OutboxStatus.FAILED
     else:

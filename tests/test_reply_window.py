@@ -20,7 +20,7 @@ from bot.channels.base import DeliveryError
 from bot.sender import OutboxSender
 from handlers import router, survey_sweep
 from handlers.context import Deps
-from handlers.messages import Channel, OutMedia, OutTemplate, OutText, TemplateCall
+from handlers.messages import Channel, Outbound, OutMedia, OutTemplate, OutText, TemplateCall
 from models import OutboxMessage, OutboxStatus, Survey, Ticket
 from models.db import Database
 from models.queries import record_delivery
@@ -42,7 +42,7 @@ class WhatsAppStandIn(RecordingChannel):
         super().__init__(channel=Channel.WHATSAPP)
         self.refuse_free_form = 0
 
-    async def deliver(self, chat_id: str, action: object) -> str | None:
+    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
         if self.refuse_free_form and not isinstance(action, OutTemplate):
             self.refuse_free_form -= 1
             error = DeliveryError("131047 Re-engagement message", permanent=True)

@@ -39,7 +39,7 @@ class FakeChannel:
     def fail_next(self, error: DeliveryError, times: int = 1, *, chat_id: str | None = None) -> None:
         self._failures.extend([(chat_id, error)] * times)
 
-    async def deliver(self, chat_id: str, action: Outbound) -> str | None:
+    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
         await asyncio.sleep(0)  # let a concurrent sender run in between, as a network call would
         for index, (only_for, error) in enumerate(self._failures):
             if only_for in (None, chat_id):

@@ -12,6 +12,7 @@ class DeliveryError(Exception):
 
     outside_window = False  # WhatsApp: only a template may reach the person now (24-hour rule)
     channel_down = False  # every send will fail (a revoked token): hold the channel, fail no message
+    parts_sent = 0  # of an action sent as several messages (a long text), those that arrived first
 
     def __init__(
         self,
@@ -33,6 +34,10 @@ class ChannelAdapter(Protocol):
 
     channel: Channel
 
-    async def deliver(self, chat_id: str, action: Outbound) -> str | None:
-        """Send the action; return the platform's message id. Raise DeliveryError on failure."""
+    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
+        """Send the action; return the platform's message id. Raise DeliveryError on failure.
+
+        An action sent as several messages (a long text) starts after its first `skip` ones (they
+        arrived before an earlier attempt failed); a failure says in `parts_sent` how many did.
+        """
         ...

@@ -49,7 +49,7 @@ class ConsoleAdapter:
         self._count = 0
         self._photos = 0
 
-    async def deliver(self, chat_id: str, action: Outbound) -> str | None:
+    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
         """Print the action with its buttons numbered."""
         if chat_id != CHAT_ID:
             raise DeliveryError(f"console has no chat {chat_id}", permanent=True)

@@ -198,9 +198,11 @@ class TelegramAdapter:
 
     # --- outbound --------------------------------------------------------------------------
 
-    async def deliver(self, chat_id: str, action: Outbound) -> str | None:
+    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
         """Send one action; platform errors become DeliveryError with retry advice."""
         try:
+            if isinstance(action, OutText):
+                return await self._send_text(int(chat_id), action, skip)
             return await self._send(int(chat_id), action)
         except TelegramAPIError as error:
             raise delivery_error(error) from error
@@ -217,18 +219,25 @@ class TelegramAdapter:
             return str(sent.message_id)
         raise DeliveryError(f"unknown action {action!r}", permanent=True)
 
-    async def _send_text(self, chat_id: int, action: OutText) -> str:
+    async def _send_text(self, chat_id: int, action: OutText, skip: int = 0) -> str:
         parts = split_html(action.text, TEXT_LIMIT)
         reply_to = _platform_id(action.reply_to)
         sent_id = ""
-        for index, part in enumerate(parts):
+        for index in range(min(skip, len(parts) - 1), len(parts)):
             markup = reply_markup(action) if index == len(parts) - 1 else None
             reply = (
                 ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
                 if index == 0 and reply_to is not None
                 else None
             )
-            sent = await self.bot.send_message(chat_id, part, reply_markup=markup, reply_parameters=reply)
+            try:
+                sent = await self.bot.send_message(
+                    chat_id, parts[index], reply_markup=markup, reply_parameters=reply
+                )
+            except TelegramAPIError as error:
+                failure = delivery_error(error)
+                failure.parts_sent = index
+                raise failure from error
             sent_id = str(sent.message_id)
         return sent_id
 

@@ -58,7 +58,7 @@ class WhatsAppAdapter:
         self.location_hints = dict(location_hints)
         self.default_language = default_language
 
-    async def deliver(self, chat_id: str, action: Outbound) -> str | None:
+    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
         """Send the action as one or more WhatsApp messages; the id of the last one."""
         if isinstance(action, OutMedia) and action.media.channel not in (None, Channel.WHATSAPP):
             action = await self._uploaded(action)
@@ -74,8 +74,12 @@ class WhatsAppAdapter:
         except ValueError as error:
             raise DeliveryError(f"cannot be sent on WhatsApp: {error}", permanent=True) from error
         message_id: str | None = None
-        for body in bodies:
-            message_id = await self.client.send(chat_id, body)
+        for index in range(min(skip, len(bodies) - 1), len(bodies)):
+            try:
+                message_id = await self.client.send(chat_id, bodies[index])
+            except DeliveryError as error:
+                error.parts_sent = index
+                raise
         return message_id
 
     async def on_webhook(self, body: dict[str, Any]) -> None:

@@ -320,7 +320,7 @@ class _Media:
 
 @dataclass
 class _Fault:
-    error: GraphFault
+    error: GraphFault | None  # None: let one send through
     to: str | None
 
 
@@ -416,8 +416,11 @@ class FakeGraphAPI:
         details: str | None = None,
         subcode: int | None = None,
         retry_after: float | None = None,
+        after: int = 0,
     ) -> None:
         """Make the next ``times`` sends (to ``to`` only, if given) fail with Graph ``code``.
+
+        ``after`` lets that many sends (to ``to``) succeed first (the second part of a long text).
 
         ``status`` defaults to the HTTP status Meta uses for the code (400 for most, 500/503
         for server errors, 401 for 190). ``code=None`` answers a plain-text error page with
@@ -427,6 +430,7 @@ class FakeGraphAPI:
             code, status=status, message=message, details=details, subcode=subcode, retry_after=retry_after
         )
         target = _digits(to) if to else None
+        self._faults.extend(_Fault(None, target) for _ in range(after))
         self._faults.extend(_Fault(error, target) for _ in range(times))
 
     def fail_next_upload(
@@ -650,6 +654,8 @@ class FakeGraphAPI:
             for index, fault in enumerate(self._faults):
                 if fault.to is None or fault.to == to:
                     del self._faults[index]
+                    if fault.error is None:
+                        break
                     raise fault.error
             _validate(body)
             if call.type == "template" and self.templates:

@@ -61,7 +61,7 @@ class FakeTelegramAPI(FakeTelegramState):
         self.calls: list[Call] = []
         self.commands: dict[str, list[JSON]] = {}
         self.webhook_url = ""
-        self._faults: dict[str, list[ApiError]] = {}
+        self._faults: dict[str, list[ApiError | None]] = {}  # None: let one call through
         self._consumed: set[int] = set()
         self._cursor = 0
         self._new_call = asyncio.Event()
@@ -132,16 +132,18 @@ class FakeTelegramAPI(FakeTelegramState):
         retry_after: int | None = 1,
         description: str | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail with a Telegram-shaped error.
 
-        ``retry_after`` is only sent (as ``parameters.retry_after``) for status 429.
+        ``retry_after`` is only sent (as ``parameters.retry_after``) for status 429. ``after``
+        lets that many calls succeed first (the second part of a long text, say).
         """
         if description is None and status == 429 and retry_after is not None:
             description = f"Too Many Requests: retry after {retry_after}"
         description = description or DEFAULT_ERRORS.get(status, "Internal Server Error")
         error = ApiError(status, description, retry_after if status == 429 else None)
-        self._faults.setdefault(method.lower(), []).extend([error] * times)
+        self._faults.setdefault(method.lower(), []).extend([None] * after + [error] * times)
 
     def block(self, chat_id: int) -> None:
         """Answer 403 to every send/edit aimed at ``chat_id`` until :meth:`unblock`."""
@@ -302,8 +304,9 @@ class FakeTelegramAPI(FakeTelegramState):
             else:
                 for key, value in (await request.post()).items():
                     if isinstance(value, web.FileField):
-                        value = Upload(value.filename, value.content_type, value.file.read())
-                    raw[key] = value
+                        raw[key] = Upload(value.filename, value.content_type, value.file.read())
+                    else:
+                        raw[key] = value
         params = {k: coerce(k, v) if isinstance(v, str) else v for k, v in raw.items()}
         uploads = {k: v for k, v in params.items() if isinstance(v, Upload)}
         attached: set[str] = set()
@@ -347,8 +350,9 @@ class FakeTelegramAPI(FakeTelegramState):
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
             faults = self._faults.get(method.lower())
-            if faults:
-                raise faults.pop(0)
+            fault = faults.pop(0) if faults else None
+            if fault is not None:
+                raise fault
             impl = self._methods.get(method.lower())
             if impl is None:
                 raise ApiError(404, "Not Found: method not found")
@@ -529,7 +533,7 @@ class FakeTelegramAPI(FakeTelegramState):
 
     def _m_answerCallbackQuery(self, p: JSON) -> bool:
         """Answer a pushed callback query exactly once."""
-        query_id = p.get("callback_query_id")
+        query_id = str(p.get("callback_query_id"))
         if self._callbacks.get(query_id, True):
             raise bad("query is too old and response timeout expired or query ID is invalid")
         self._callbacks[query_id] = True
