@@ -6,11 +6,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.channels.telegram import COMMANDS
 from bot.text_split import split_text, units
 from handlers.i18n import Safe, Translator
 from handlers.messages import Channel
 from handlers.states import INTAKE_STATES, State
+from locales import load_catalogues
 from models import Identity, TicketStatus
 from tests.dialog import Dialog
 
@@ -89,3 +92,16 @@ async def test_whatsapp_citizens_are_not_told_to_press_telegram_s_location_butto
     assert "Di mana lokasinya?" in on_whatsapp.text and "Kirim lokasi saya" not in on_whatsapp.text
     assert on_whatsapp.keyboard is not None  # the adapter adds how to share a location in WhatsApp
     assert "Tekan tombol <b>Kirim lokasi saya</b>" in on_telegram.text
+
+
+def test_a_feature_catalogue_joins_its_language_and_a_key_twice_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "id.yaml").write_text("menu: Menu utama\n", encoding="utf-8")
+    (tmp_path / "id.broadcast.yaml").write_text("broadcast.sent: Terkirim\n", encoding="utf-8")
+    (tmp_path / "en.yaml").write_text("menu: Main menu\n", encoding="utf-8")
+    assert load_catalogues(tmp_path) == {
+        "id": {"menu": "Menu utama", "broadcast.sent": "Terkirim"},
+        "en": {"menu": "Main menu"},
+    }
+    (tmp_path / "id.extra.yaml").write_text("menu: Menu lain\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"already in id\.yaml"):
+        load_catalogues(tmp_path)
