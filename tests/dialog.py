@@ -22,7 +22,7 @@ from handlers.messages import (
 from handlers.pipeline import Pipeline
 from models import OutboxMessage
 
-_ACTION = TypeAdapter(Outbound)
+_ACTION: TypeAdapter[Outbound] = TypeAdapter(Outbound)
 _events = itertools.count(1)
 
 

@@ -289,7 +289,7 @@ async def test_without_telegram_a_stored_file_is_still_uploaded(
     whatsapp = make_whatsapp()  # WhatsApp alone: the media store is all there is
     await store.save(Channel.TELEGRAM, "AwACvoiceFILE", b"OggS voice", ".oga")
     await whatsapp.deliver(
-        WA_ID, OutMedia(media=MediaRef(kind="voice", file_id="AwACvoiceFILE", channel="telegram"))
+        WA_ID, OutMedia(media=MediaRef(kind="voice", file_id="AwACvoiceFILE", channel=Channel.TELEGRAM))
     )
     [upload] = graph.uploads()
     assert (upload.data, upload.mime_type) == (b"OggS voice", "audio/ogg")
@@ -297,7 +297,7 @@ async def test_without_telegram_a_stored_file_is_still_uploaded(
 
     with pytest.raises(DeliveryError) as failure:
         await whatsapp.deliver(
-            WA_ID, OutMedia(media=MediaRef(kind="photo", file_id="AgACnot", channel="telegram"))
+            WA_ID, OutMedia(media=MediaRef(kind="photo", file_id="AgACnot", channel=Channel.TELEGRAM))
         )
     assert failure.value.permanent and "not in the media store" in failure.value.reason
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -169,7 +170,7 @@ async def test_a_sweep_with_nothing_due_is_one_indexed_query(
         )
     async with db.sessions() as session:
         assert len((await session.exec(select(Ticket))).all()) == 3
-    statements: list[tuple[str, object]] = []
+    statements: list[tuple[str, Any]] = []
 
     def record(conn: object, cursor: object, statement: str, parameters: object, *args: object) -> None:
         statements.append((statement, parameters))
