@@ -1,5 +1,6 @@
 """Tables (SQLModel) and the database engine; migrations live in models/migrations."""
 
+from models.broadcasts import Broadcast, BroadcastStatus
 from models.citizens import Citizen
 from models.conversations import Conversation
 from models.inbound import ProcessedInbound
@@ -20,6 +21,8 @@ from models.tickets import (
 __all__ = [
     "OPEN_STATUSES",
     "Attachment",
+    "Broadcast",
+    "BroadcastStatus",
     "Citizen",
     "Conversation",
     "Identity",

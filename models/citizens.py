@@ -24,3 +24,9 @@ class Citizen(SQLModel, table=True):
     last_seen_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     # opted out of follow-up surveys (a button or /stop); None while they are welcome
     surveys_off_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    # opted out of announcements (broadcasts); None while they receive them
+    announcements_off_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    # the platform refused a message for good (blocked the bot, account gone): no more broadcasts until
+    # they write again; None while reachable
+    unreachable_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    unreachable_reason: str | None = Field(default=None, max_length=200)
