@@ -6,8 +6,17 @@ chat's later messages, and only that chat's. Before sending, a row is claimed wi
 UPDATE that counts the attempt and leases the row for `lease_seconds`; of two senders on one
 database only one wins the claim. A sender that dies mid-send leaves the attempt counted and the
 row due again when the lease ends (at-least-once, never silently lost).
-Platform rate limits: a global pace per channel; 429 waits what the platform says; 5xx and
-network errors back off exponentially; permanent errors mark the row failed with the reason.
+Platform rate limits (bot/rate_limits.py): a row whose chat is not free yet (Telegram: one message a
+second in a private chat, 20 a minute in a group) waits for a later pass, and its chat's later rows
+with it; between sends the pass sleeps as long as the channel's overall pace needs. Rows come most
+urgent first, and a bulk row (priority >= Priority.BULK, a broadcast) never takes a slot a more urgent
+row is waiting for: before each bulk send the pass asks whether something was queued meanwhile (the
+wake-up), a put-off urgent row's chat has come free, or the pass is older than REQUERY, and if so it
+ends so the next pass reads the queue afresh. Bulk rows go as Telegram paid broadcasts when that is
+configured. 429 waits what the platform says; 5xx and network errors back off exponentially;
+permanent errors mark the row failed with the reason, and when the person cannot be reached at all
+(blocked the bot, account gone) the citizen is marked unreachable in the same transaction (cleared
+when they write again, handlers/pipeline.py).
 WhatsApp's 24-hour rule (workflows/reply_window.py): outside the window a row is sent as the template
 it was queued with, or held until the person writes again (handlers/pipeline.py releases it).
 """
@@ -16,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
 
 from bot.channels.base import ChannelAdapter, DeliveryError
+from bot.rate_limits import RateLimits, is_group_chat
 from handlers.messages import Outbound, OutEdit, OutTemplate, TemplateCall
 from models import OutboxMessage
 from models.db import Database
@@ -30,6 +40,7 @@ from models.queries import (
     hold_outbox,
     last_message_from,
     latest_link,
+    mark_unreachable,
     pending_outbox,
     record_link,
     record_outbox_error,
@@ -37,6 +48,7 @@ from models.queries import (
     release_claim,
 )
 from workflows.clock import Clock, as_utc
+from workflows.outbox import Priority
 from workflows.reply_window import Choice, ReplyWindow
 from workflows.staff import follow_chat_migration
 
@@ -47,10 +59,21 @@ BATCH = 50
 HELD_REASON = "outside the 24-hour window and no template configured: sent when the person writes again"
 MAX_BACKOFF = timedelta(minutes=10)
 CHANNEL_PAUSE = timedelta(minutes=5)  # after the platform refused our credentials
+REQUERY = timedelta(seconds=1)  # a pass sending bulk rows reads the queue again after this long
+DEFAULT_PER_SECOND = 30.0
+COUNTERS = ("sent", "failed", "retried", "held", "waiting_for_rate", "paced", "unreachable")
 
 
 class OutboxSender:
-    """Drains the outbox; woken at once when a transaction queued something."""
+    """Drains the outbox; woken at once when a transaction queued something.
+
+    `limits`: the platforms' rate limits; without them one pace of `per_second` for every channel and
+    no limit per chat. `rate_clock` measures them (the platforms count real seconds; by default the
+    sender's clock) and `sleep` waits for the pace (tests pass one that moves their clock instead).
+    `counters` holds running totals for metrics: sent, failed (for good), retried, held (WhatsApp
+    window), waiting_for_rate (rows put off because their chat was not free), paced (sleeps for a
+    channel's pace), unreachable (citizens marked).
+    """
 
     def __init__(
         self,
@@ -60,17 +83,30 @@ class OutboxSender:
         *,
         windows: Mapping[str, ReplyWindow] | None = None,
         poll_seconds: float = 1.0,
-        per_second: float = 30.0,
+        per_second: float | None = None,
+        limits: RateLimits | None = None,
+        rate_clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         lease_seconds: float = 60.0,
+        concurrency: int = 1,
     ) -> None:
+        if limits is not None and per_second is not None:
+            raise ValueError("give the sender its rate limits or one pace, not both")
         self.db = db
         self.adapters = adapters
         self.clock = clock
         self._paused: dict[str, datetime] = {}  # channel → until when (its credentials failed)
         self.windows = dict(windows or {})  # channel → its reply window (WhatsApp's 24-hour rule)
         self.poll_seconds = poll_seconds
-        self.min_gap = 1.0 / per_second
+        self.limits = limits or RateLimits.flat(per_second or DEFAULT_PER_SECOND)
+        self.rate_clock = rate_clock or clock
+        self._sleep = sleep
         self.lease = timedelta(seconds=lease_seconds)
+        # sends in flight at once (each to another chat: a pass holds one row per chat); one call
+        # takes longer than a pace of 30 a second leaves, so a real instance keeps several going
+        self.concurrency = max(1, concurrency)
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self._next_free: datetime | None = None  # (rate clock) when a chat put off by its rate is free
         self._wake = asyncio.Event()
         self._stopping = False
         self._pass = asyncio.Lock()  # one pass at a time in this process
@@ -90,7 +126,7 @@ class OutboxSender:
             if progressed:
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
             except TimeoutError:
                 pass
 
@@ -98,11 +134,19 @@ class OutboxSender:
         self._stopping = True
         self._wake.set()
 
+    def _idle_seconds(self) -> float:
+        """How long to wait for a wake-up: the poll interval, or less when a chat comes free sooner."""
+        if self._next_free is None:
+            return self.poll_seconds
+        until = (self._next_free - self.rate_clock.now()).total_seconds()
+        return min(self.poll_seconds, max(until, 0.001))
+
     async def send_due(self) -> bool:
-        """One pass over due rows (at most one per chat, its oldest).
+        """One pass over due rows (at most one per chat, its oldest), most urgent first.
 
         True if a row left the queue (delivered, or failed for good), so its chat's next row may be
-        due now; False if nothing could be done (nothing due, only chats waiting for a retry, rows
+        due now, or if the pass stopped early for a more urgent row: ask again at once. False if
+        nothing could be done (nothing due, only chats waiting for a retry or for their rate, rows
         claimed by another sender): the caller should wait rather than ask again at once.
         """
         async with self._pass:
@@ -115,15 +159,80 @@ class OutboxSender:
         channels = [c for c in self.adapters if self._paused.get(c, now) <= now]
         if not channels:
             return False
+        self._wake.clear()  # what is queued from here on may not be in the rows read next
         async with self.db.sessions() as session:
             rows = await pending_outbox(session=session, now=now, limit=BATCH, channels=channels)
+        in_flight: set[asyncio.Task[bool]] = set()
+        try:
+            return await self._send_rows(rows, in_flight)
+        finally:
+            if in_flight:
+                await asyncio.wait(in_flight)
+
+    async def _send_rows(self, rows: list[OutboxMessage], in_flight: set[asyncio.Task[bool]]) -> bool:
+        started = self.rate_clock.now()
+        urgent_free_at: datetime | None = None  # when a more urgent row put off by its chat's rate may go
+        self._next_free = None
         progressed = False
         for row in rows:
             if row.channel in self._paused and self._paused[row.channel] > self.clock.now():
                 continue  # its credentials failed during this pass
-            if row.channel in self.adapters and await self._claim(row):
-                progressed = await self._deliver(row) or progressed
+            if row.channel not in self.adapters:
+                continue
+            bulk = row.priority >= Priority.BULK
+            if bulk and self._more_urgent_waiting(started, urgent_free_at):
+                return True
+            moment = self.rate_clock.now()
+            free_at = self.limits.chat_free_at(row.channel, row.chat_id, moment)
+            if free_at > moment:  # its chat's later rows are not due before it anyway
+                self.counters["waiting_for_rate"] += 1
+                self._next_free = free_at if self._next_free is None else min(self._next_free, free_at)
+                if not bulk:
+                    urgent_free_at = free_at if urgent_free_at is None else min(urgent_free_at, free_at)
+                continue
+            paid = bulk and self.limits.paid_broadcast(row.channel)
+            slot = await self._pace(row.channel, paid=paid)
+            if slot is not None and bulk and self._more_urgent_waiting(started, urgent_free_at):
+                return True
+            # the send counts against the chat's rate and the channel's pace, in flight or not, from the
+            # moment the pace gave it: a sleep that overran by a millisecond does not delay the next one
+            self.limits.record(row.channel, row.chat_id, slot or self.rate_clock.now(), paid=paid)
+            if self.concurrency == 1:
+                progressed = await self._claim_and_deliver(row, paid) or progressed
+                continue
+            while len(in_flight) >= self.concurrency:
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                in_flight.difference_update(done)
+                progressed = any(task.result() for task in done) or progressed
+            in_flight.add(asyncio.create_task(self._claim_and_deliver(row, paid)))
+        if in_flight:
+            done, _ = await asyncio.wait(in_flight)
+            in_flight.clear()
+            progressed = any(task.result() for task in done) or progressed
         return progressed
+
+    async def _claim_and_deliver(self, row: OutboxMessage, paid: bool) -> bool:
+        """True if the row left the queue (another sender's claim: nothing happened here)."""
+        return await self._claim(row) and await self._deliver(row, paid=paid)
+
+    def _more_urgent_waiting(self, started: datetime, urgent_free_at: datetime | None) -> bool:
+        """Before a bulk send: may a more urgent row be due that this pass has not read (or put off)?"""
+        now = self.rate_clock.now()
+        return (
+            self._wake.is_set()  # something was queued since the rows were read
+            or (urgent_free_at is not None and urgent_free_at <= now)
+            or now - started >= REQUERY  # a retry may have come due, or another process queued one
+        )
+
+    async def _pace(self, channel: str, *, paid: bool) -> datetime | None:
+        """Sleep until the channel's overall pace allows the next send: the moment it did (None: no wait)."""
+        now = self.rate_clock.now()
+        free_at = self.limits.channel_free_at(channel, now, paid=paid)
+        if free_at <= now:
+            return None
+        self.counters["paced"] += 1
+        await self._sleep((free_at - now).total_seconds())
+        return free_at
 
     async def _claim(self, row: OutboxMessage) -> bool:
         """Take the row if nobody else has (it is then our (row.attempts + 1)th attempt)."""
@@ -137,7 +246,19 @@ class OutboxSender:
             row.attempts += 1
         return won
 
-    async def _deliver(self, row: OutboxMessage) -> bool:
+    async def _send(
+        self, row: OutboxMessage, action: Outbound, *, skip: int = 0, paid: bool = False, counted: bool = True
+    ) -> str | None:
+        """One call to the channel, counted against the chat's rate and the channel's pace (unless the
+        pass counted it when it let the row go)."""
+        if not counted:
+            self.limits.record(row.channel, row.chat_id, self.rate_clock.now(), paid=paid)
+        adapter = self.adapters[row.channel]
+        if paid:  # only then: a channel without paid sending need not know the word
+            return await adapter.deliver(row.chat_id, action, skip=skip, paid=True)
+        return await adapter.deliver(row.chat_id, action, skip=skip)
+
+    async def _deliver(self, row: OutboxMessage, *, paid: bool = False) -> bool:
         """Send a claimed row and record the outcome; True if it left the queue."""
         sent_as: str | None = None
         try:
@@ -154,7 +275,7 @@ class OutboxSender:
                     action, sent_as = template, Choice.TEMPLATE.value
             try:
                 skip = row.parts_sent if sent_as is None else 0  # a template is one message
-                message_id = await self.adapters[row.channel].deliver(row.chat_id, action, skip=skip)
+                message_id = await self._send(row, action, skip=skip, paid=paid, counted=True)
             except DeliveryError as error:
                 # the platform saw the window closed before we did (clocks differ): the template now
                 if not error.outside_window or window is None or sent_as is not None:
@@ -165,7 +286,7 @@ class OutboxSender:
                     await self._hold(row)
                     return True
                 sent_as = Choice.TEMPLATE.value
-                message_id = await self.adapters[row.channel].deliver(row.chat_id, template)
+                message_id = await self._send(row, template, counted=False)
         except DeliveryError as error:
             if error.migrate_to_chat_id:
                 await self._follow_migration(row, error.migrate_to_chat_id)
@@ -199,7 +320,7 @@ class OutboxSender:
             )
             if message_id:
                 record_link(session=session, row=row, message_id=message_id, chat_id=row.chat_id, now=now)
-        await asyncio.sleep(self.min_gap)
+        self.counters["sent"] += 1
         return True
 
     async def _window_choice(
@@ -222,6 +343,7 @@ class OutboxSender:
         )
         async with self.db.transaction() as session:
             await hold_outbox(session=session, row_id=row.id, attempts=row.attempts, reason=HELD_REASON)
+        self.counters["held"] += 1
 
     async def _edit_target(self, row: OutboxMessage, action: OutEdit) -> OutEdit:
         """The message to edit: the newest one of the row's ticket and role in its chat."""
@@ -251,8 +373,9 @@ class OutboxSender:
         progress = error.parts_sent if error.parts_sent > row.parts_sent else None
         if progress is not None:
             log.info("outbox row %s: %s parts arrived; the next attempt goes on from there", row.id, progress)
+        unreachable = error.permanent and error.unreachable and not is_group_chat(row.chat_id)
         async with self.db.transaction() as session:
-            await record_outbox_error(
+            recorded = await record_outbox_error(
                 session=session,
                 row_id=row.id,
                 attempts=row.attempts,
@@ -260,6 +383,19 @@ class OutboxSender:
                 retry_at=retry_at,
                 parts_sent=progress,
             )
+            marked = 0
+            if recorded and unreachable:  # with the row's failure: one without the other never shows
+                marked = await mark_unreachable(
+                    session=session,
+                    channel=row.channel,
+                    chat_id=row.chat_id,
+                    now=self.clock.now(),
+                    reason=error.reason,
+                )
+        self.counters["failed" if error.permanent else "retried"] += 1
+        if marked:
+            log.info("%s chat %s cannot be reached any more: %s", row.channel, row.chat_id, error.reason)
+            self.counters["unreachable"] += marked
 
 
 def _backoff(attempts: int, retry_after: float | None) -> timedelta:

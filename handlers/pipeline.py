@@ -182,6 +182,9 @@ async def _citizen(session: AsyncSession, inbound: Inbound, now: datetime) -> Ci
         session.add(citizen)
     if inbound.is_private:
         citizen.chat_id = inbound.chat_id
+        # they wrote to the bot: their chat takes messages again (unblocked, back on WhatsApp)
+        citizen.unreachable_at = None
+        citizen.unreachable_reason = None
     citizen.display_name = (inbound.display_name or citizen.display_name or "")[:128] or None
     citizen.username = (inbound.username or citizen.username or "")[:64] or None
     citizen.last_seen_at = now

@@ -195,8 +195,8 @@ async def record_outbox_error(
     error: str,
     retry_at: datetime | None,
     parts_sent: int | None = None,
-) -> None:
-    """A failed attempt: retry at `retry_at`, or never (status failed) when it is None.
+) -> bool:
+    """A failed attempt: retry at `retry_at`, or never (status failed) when it is None. True if recorded.
 
     `parts_sent`: of a message in several parts, how many have arrived by now (kept for the retry).
 
@@ -210,12 +210,31 @@ async def record_outbox_error(
         values["status"] = OutboxStatus.FAILED
     else:
         values["next_attempt_at"] = retry_at
-    await session.exec(
+    result = await session.exec(
         update(OutboxMessage)
         .where(_still_claimed(row_id, attempts))
         .values(values)
         .execution_options(synchronize_session=False)
     )
+    return result.rowcount == 1
+
+
+async def mark_unreachable(
+    *, session: AsyncSession, channel: str, chat_id: str, now: datetime, reason: str
+) -> int:
+    """The platform refused the citizen's private chat for good (blocked, account gone): say so on them
+    (broadcasts pass them by) until they write again. The number of citizens marked (0 or 1)."""
+    result = await session.exec(
+        update(Citizen)
+        .where(
+            col(Citizen.channel) == channel,
+            col(Citizen.chat_id) == chat_id,
+            col(Citizen.unreachable_at).is_(None),
+        )
+        .values(unreachable_at=now, unreachable_reason=reason[:200])
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 async def ticket_for_message(
@@ -263,6 +282,7 @@ def record_link(
 
 
 OUTSIDE_WINDOW = "131047"  # WhatsApp: more than 24 hours since the person last wrote
+UNDELIVERABLE = "131026"  # WhatsApp: the number cannot receive messages (not on WhatsApp, app too old)
 _RECEIPT_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
@@ -280,7 +300,8 @@ async def record_delivery(
     Receipts can arrive out of order: a later stage is never overwritten by an earlier one
     ("delivered" after "read" changes nothing). "failed" marks the row failed with the reason,
     except WhatsApp's "outside the 24-hour window" (131047) for a message sent as itself: it is sent
-    again as its template when it has one, or held until the person writes again.
+    again as its template when it has one, or held until the person writes again; and "undeliverable"
+    (131026) marks the citizen unreachable, as a refused send does.
     """
     query = select(OutboxMessage).where(
         OutboxMessage.channel == channel, OutboxMessage.platform_message_id == platform_message_id
@@ -302,4 +323,8 @@ async def record_delivery(
             row.status = OutboxStatus.HELD
         return True
     row.status = OutboxStatus.FAILED
+    if (error or "").startswith(UNDELIVERABLE) and not row.chat_id.startswith("-"):
+        await mark_unreachable(
+            session=session, channel=channel, chat_id=row.chat_id, now=at, reason=row.last_error
+        )
     return True

@@ -55,7 +55,9 @@ class RecordingChannel:
     current: dict[tuple[str, str], OutText] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(500))
 
-    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
+    async def deliver(
+        self, chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False
+    ) -> str | None:
         if isinstance(action, OutEdit) and action.message_id and (chat_id, action.message_id) in self.current:
             message_id = action.message_id
             self.current[(chat_id, message_id)] = OutText(text=action.text, buttons=action.buttons)

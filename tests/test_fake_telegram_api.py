@@ -32,6 +32,8 @@ from aiogram.types import (
 )
 
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.telegram_limits import FloodLimits
+from tests.fakes.telegram_updates import ApiError
 
 USER = 4242
 
@@ -473,3 +475,46 @@ async def test_edit_message_text_like_telegram(api: FakeTelegramAPI) -> None:
     edits = api.edits(group, card.message_id)
     assert [c.text for c in edits] == ["ADU-1 baru", "ADU-1 selesai"]  # failed edits are not listed
     assert api.current_text(group, 12345) is None and api.buttons(group, 12345) == []
+
+
+async def test_flood_limits_answer_429_like_telegram(api: FakeTelegramAPI) -> None:
+    now = [100.0]
+    api.limit_rate(FloodLimits(per_second=3, per_group_per_minute=2, clock=lambda: now[0]))
+    api.add_group(-1001, "Grup")
+    bot = make_bot(api)
+    try:
+        await bot.send_message(USER, "1")
+        with pytest.raises(TelegramRetryAfter) as caught:  # one per second in a private chat
+            await bot.send_message(USER, "2")
+        assert caught.value.retry_after == 1
+        await bot.send_message(USER + 1, "a")
+        await bot.send_message(USER + 2, "b")
+        with pytest.raises(TelegramRetryAfter):  # three per second overall
+            await bot.send_message(USER + 3, "c")
+        now[0] += 1.0
+        await bot.send_message(-1001, "g1")
+        await bot.send_message(-1001, "g2")
+        with pytest.raises(TelegramRetryAfter) as caught:  # two per minute in the group
+            await bot.send_message(-1001, "g3")
+        assert caught.value.retry_after == 60
+        assert api.limits is not None and api.limits.refused == 3
+        assert api.texts(USER) == ["1"]  # a refused send is not delivered
+    finally:
+        await bot.session.close()
+
+
+async def test_injected_trouble_is_repeatable_by_seed(api: FakeTelegramAPI) -> None:
+    outcomes = []
+    for _ in range(2):
+        limits = FloodLimits(per_second=None, per_chat_per_second=None, fault_rate=0.3, seed=7)
+        results = []
+        for _ in range(50):
+            try:
+                limits.admit(USER)
+                results.append(200)
+            except ApiError as error:
+                results.append(error.status)
+        outcomes.append(results)
+    assert outcomes[0] == outcomes[1]
+    assert 5 < sum(status != 200 for status in outcomes[0]) < 30
+    assert {429, 500, 502} >= set(outcomes[0]) - {200}

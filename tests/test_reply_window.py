@@ -42,7 +42,9 @@ class WhatsAppStandIn(RecordingChannel):
         super().__init__(channel=Channel.WHATSAPP)
         self.refuse_free_form = 0
 
-    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
+    async def deliver(
+        self, chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False
+    ) -> str | None:
         if self.refuse_free_form and not isinstance(action, OutTemplate):
             self.refuse_free_form -= 1
             error = DeliveryError("131047 Re-engagement message", permanent=True)

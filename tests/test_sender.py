@@ -7,47 +7,71 @@ A real migrated database (SQLite; the two-instance test also on PostgreSQL when 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import timedelta
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.methods import SendMessage
 from sqlmodel import col, select
 
 from bot.channels.base import DeliveryError
+from bot.channels.telegram import delivery_error
+from bot.channels.whatsapp_client import classify
+from bot.rate_limits import ChannelLimits, Rate, RateLimits
 from bot.sender import OutboxSender
 from handlers.messages import Channel, Envelope, Outbound, OutText
-from models import OutboxMessage, OutboxStatus
+from models import Citizen, OutboxMessage, OutboxStatus
 from models.db import Database
-from models.queries import claim_outbox
+from models.queries import citizen_by_identity, claim_outbox, record_delivery
 from tests.postgres import HOST, PORT, USERS, connect_admin, fresh_database
 from workflows.clock import FrozenClock, as_utc
-from workflows.outbox import enqueue
+from workflows.outbox import Priority, enqueue
 
 FAST = 1e6  # messages per second: no pacing pause worth the name
 
 
 class FakeChannel:
-    """Records what it delivers; can be told to fail the next calls (for one chat, or any)."""
+    """Records what it delivers; can be told to fail the next calls (for one chat, or any).
+
+    With a clock it also notes when each delivery happened (`moments`), and whether it went as a paid
+    broadcast (`paid`); `after_delivery` runs after each one (to queue something mid-pass).
+    """
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, sent: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self, sent: list[tuple[str, str]] | None = None, *, clock: FrozenClock | None = None
+    ) -> None:
         self.sent: list[tuple[str, str]] = [] if sent is None else sent  # may be shared, in time order
         self.delivered = 0  # by this one
+        self.clock = clock
+        self.moments: list[datetime] = []
+        self.paid: list[bool] = []
+        self.after_delivery: Callable[[int], Awaitable[None]] | None = None  # called with the count
         self._failures: list[tuple[str | None, DeliveryError]] = []
 
     def fail_next(self, error: DeliveryError, times: int = 1, *, chat_id: str | None = None) -> None:
         self._failures.extend([(chat_id, error)] * times)
 
-    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
+    async def deliver(
+        self, chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False
+    ) -> str | None:
         await asyncio.sleep(0)  # let a concurrent sender run in between, as a network call would
+        if self.clock is not None:
+            self.moments.append(self.clock.now())  # attempts count against the limits too
         for index, (only_for, error) in enumerate(self._failures):
             if only_for in (None, chat_id):
                 del self._failures[index]
                 raise error
         assert isinstance(action, OutText)
         self.sent.append((chat_id, action.text))
+        self.paid.append(paid)
         self.delivered += 1
+        if self.after_delivery is not None:
+            await self.after_delivery(self.delivered)
         return f"m{len(self.sent)}"
 
     def texts(self, chat_id: str) -> list[str]:
@@ -55,12 +79,25 @@ class FakeChannel:
 
 
 async def queue(
-    db: Database, clock: FrozenClock, chat_id: str, *texts: str, channel: Channel = Channel.TELEGRAM
+    db: Database,
+    clock: FrozenClock,
+    chat_id: str,
+    *texts: str,
+    channel: Channel = Channel.TELEGRAM,
+    priority: Priority = Priority.INTERACTIVE,
 ) -> None:
     async with db.transaction() as session:
         for text in texts:
             envelope = Envelope(channel=channel, chat_id=chat_id, action=OutText(text=text))
-            enqueue(session=session, envelope=envelope, now=clock.now())
+            enqueue(session=session, envelope=envelope, now=clock.now(), priority=priority)
+
+
+async def queue_bulk(db: Database, clock: FrozenClock, chats: list[str], text: str) -> None:
+    """An announcement to many chats, as a broadcast queues it."""
+    async with db.transaction() as session:
+        for chat in chats:
+            envelope = Envelope(channel=Channel.TELEGRAM, chat_id=chat, action=OutText(text=text))
+            enqueue(session=session, envelope=envelope, now=clock.now(), priority=Priority.BULK)
 
 
 async def rows(db: Database, chat_id: str | None = None) -> list[OutboxMessage]:
@@ -260,6 +297,332 @@ async def test_a_row_whose_sender_died_mid_send_is_sent_after_the_lease(
     assert second.attempts == 1
 
 
+# --- rate limits and priorities ----------------------------------------------------------------
+
+GROUP = "-1001234567890"
+SECOND = timedelta(seconds=1)
+
+
+def telegram_limits(*, overall: float = 30.0, paid: float | None = None) -> RateLimits:
+    """Telegram's documented limits, as the settings make them by default."""
+    return RateLimits(
+        {
+            "telegram": ChannelLimits(
+                overall=Rate.per_second(overall),
+                private_chat=Rate.per_second(1),
+                group_chat=Rate.per_minute(20),
+                paid=Rate.per_second(paid) if paid else None,
+            )
+        }
+    )
+
+
+class Pacer:
+    """The sender's sleep in tests: moves the clock instead of waiting, and adds up how long."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        self.clock = clock
+        self.slept = timedelta(0)
+
+    async def __call__(self, seconds: float) -> None:
+        self.clock.advance(timedelta(seconds=seconds))
+        self.slept += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def timed(clock: FrozenClock) -> FakeChannel:
+    return FakeChannel(clock=clock)
+
+
+@pytest.fixture
+def pacer(clock: FrozenClock) -> Pacer:
+    return Pacer(clock)
+
+
+@pytest.fixture
+def limited(db: Database, clock: FrozenClock, timed: FakeChannel, pacer: Pacer) -> OutboxSender:
+    """A sender under Telegram's limits whose waiting moves the test clock."""
+    return OutboxSender(db, {"telegram": timed}, clock, limits=telegram_limits(), sleep=pacer)
+
+
+def moments_of(channel: FakeChannel, chat_id: str) -> list[datetime]:
+    return [at for (chat, _), at in zip(channel.sent, channel.moments, strict=True) if chat == chat_id]
+
+
+async def test_a_private_chat_gets_one_message_a_second_and_holds_up_no_other_chat(
+    db: Database, clock: FrozenClock, timed: FakeChannel, limited: OutboxSender
+) -> None:
+    start = clock.now()
+    await queue(db, clock, "1001", "first", "second", "third")
+    await queue(db, clock, "1002", "to another citizen")
+    await drain(limited)
+    assert sorted(timed.sent) == [("1001", "first"), ("1002", "to another citizen")]
+
+    clock.set(start + timedelta(milliseconds=999))
+    assert await limited.send_due() is False  # "second" is due, but the chat is not free yet
+    assert limited.counters["waiting_for_rate"] >= 1
+    clock.set(start + SECOND)
+    await drain(limited)
+    assert timed.texts("1001") == ["first", "second"]
+    clock.advance(SECOND)
+    await drain(limited)
+    assert timed.texts("1001") == ["first", "second", "third"]
+    first, second, third = moments_of(timed, "1001")
+    assert second - first >= SECOND and third - second >= SECOND
+
+
+async def test_a_group_gets_twenty_messages_in_the_first_minute_and_the_rest_after(
+    db: Database, clock: FrozenClock, timed: FakeChannel, limited: OutboxSender
+) -> None:
+    start = clock.now()
+    cards = [f"card {n}" for n in range(25)]
+    await queue(db, clock, GROUP, *cards)
+    await drain(limited)
+    assert timed.texts(GROUP) == cards[:20]
+    assert all(at - start < timedelta(minutes=1) for at in timed.moments)
+
+    clock.set(start + timedelta(seconds=59.9))
+    assert await limited.send_due() is False
+    clock.set(start + timedelta(seconds=61))
+    await drain(limited)
+    assert timed.texts(GROUP) == cards  # in order
+    moments = moments_of(timed, GROUP)
+    assert all(at - start >= timedelta(minutes=1) for at in moments[20:])
+    assert all(moments[n + 20] - moments[n] >= timedelta(minutes=1) for n in range(5))  # any minute: 20
+
+
+async def test_the_overall_pace_is_kept_and_the_sender_is_no_slower_than_it(
+    db: Database, clock: FrozenClock, timed: FakeChannel, limited: OutboxSender, pacer: Pacer
+) -> None:
+    chats = [str(5000 + n) for n in range(90)]
+    for chat in chats:
+        await queue(db, clock, chat, f"hello {chat}")
+    await drain(limited)
+    assert sorted(chat for chat, _ in timed.sent) == chats
+    moments = timed.moments
+    assert all(moments[n + 30] - moments[n] >= SECOND for n in range(len(moments) - 30))  # 30 in any second
+    assert moments[-1] - moments[0] <= 89 * SECOND / 30 + timedelta(milliseconds=1)  # and no slower
+    assert pacer.slept == moments[-1] - moments[0]  # it slept only for the pace
+
+
+async def test_an_interactive_reply_goes_before_the_rest_of_a_long_announcement(
+    db: Database, clock: FrozenClock, timed: FakeChannel, limited: OutboxSender
+) -> None:
+    await queue_bulk(db, clock, [str(100_000 + n) for n in range(500)], "Pengumuman: pemadaman air besok")
+
+    async def a_citizen_writes_meanwhile(delivered: int) -> None:
+        if delivered == 10:  # the pipeline queues the answer and wakes the sender after its commit
+            await queue(db, clock, "7777", "Laporan Anda kami terima")
+            limited.wake()
+
+    timed.after_delivery = a_citizen_writes_meanwhile
+    for _ in range(5):
+        await limited.send_due()
+        if timed.texts("7777"):
+            break
+    assert timed.sent.index(("7777", "Laporan Anda kami terima")) == 10  # the very next message
+    assert timed.sent[11][1].startswith("Pengumuman")  # and the announcement goes on after it
+
+
+async def test_a_reply_queued_without_a_wake_up_waits_at_most_a_second_of_announcement(
+    db: Database, clock: FrozenClock, timed: FakeChannel, limited: OutboxSender
+) -> None:
+    """Another process queued it (or a retry came due): the pass reads the queue again each second."""
+    await queue_bulk(db, clock, [str(100_000 + n) for n in range(500)], "Pengumuman")
+
+    async def queued_elsewhere(delivered: int) -> None:
+        if delivered == 10:
+            await queue(db, clock, "7777", "Laporan Anda kami terima")
+
+    timed.after_delivery = queued_elsewhere
+    for _ in range(5):
+        await limited.send_due()
+        if timed.texts("7777"):
+            break
+    assert timed.sent.index(("7777", "Laporan Anda kami terima")) <= 10 + 31  # 30 a second, one second
+
+
+async def test_a_reply_whose_chat_is_not_free_yet_goes_as_soon_as_it_is_not_after_the_announcement(
+    db: Database, clock: FrozenClock, timed: FakeChannel, limited: OutboxSender
+) -> None:
+    await queue(db, clock, "7777", "Laporan Anda kami terima")
+    await drain(limited)
+    clock.advance(SECOND / 2)
+    await queue(db, clock, "7777", "Nomor tiket: ABC-123")  # the chat is free again in half a second
+    await queue_bulk(db, clock, [str(100_000 + n) for n in range(200)], "Pengumuman")
+    for _ in range(5):
+        await limited.send_due()
+        if len(timed.texts("7777")) == 2:
+            break
+    first, second = moments_of(timed, "7777")
+    assert second - first <= SECOND + SECOND / 30 + timedelta(milliseconds=1)  # its slot, or the next one
+    assert timed.sent.index(("7777", "Nomor tiket: ABC-123")) > 10  # the announcement ran meanwhile
+
+
+@pytest.mark.parametrize("paid", [None, 1000.0], ids=["free", "paid"])
+async def test_bulk_rows_go_as_paid_broadcasts_at_their_own_pace_only_when_configured(
+    db: Database, clock: FrozenClock, timed: FakeChannel, pacer: Pacer, paid: float | None
+) -> None:
+    sender = OutboxSender(db, {"telegram": timed}, clock, limits=telegram_limits(paid=paid), sleep=pacer)
+    chats = [str(100_000 + n) for n in range(60)]
+    await queue(db, clock, "7777", "Laporan Anda kami terima")
+    await queue_bulk(db, clock, chats, "Pengumuman")
+    await drain(sender)
+    went_paid = dict(zip((chat for chat, _ in timed.sent), timed.paid, strict=True))
+    assert went_paid.pop("7777") is False  # a reply to a citizen is never billed
+    assert set(went_paid.values()) == {paid is not None}
+    bulk = moments_of(timed, chats[-1])[0] - moments_of(timed, chats[0])[0]
+    if paid:
+        assert bulk <= timedelta(milliseconds=60)  # 1000 a second
+    else:
+        assert bulk >= 59 * SECOND / 30  # the free 30 a second
+
+
+async def test_with_telegram_limits_a_429_and_a_5xx_are_still_retried_in_order(
+    db: Database, clock: FrozenClock, timed: FakeChannel, limited: OutboxSender
+) -> None:
+    await queue(db, clock, "1001", "first", "second")
+    timed.fail_next(DeliveryError("Too Many Requests: retry after 5", retry_after=5))
+    timed.fail_next(DeliveryError("Bad Gateway"))
+    start = clock.now()
+    assert await limited.send_due() is False
+    (first, _) = await rows(db, "1001")
+    assert as_utc(first.next_attempt_at) == start + 5 * SECOND  # what Telegram said
+    clock.set(start + 5 * SECOND)
+    assert await limited.send_due() is False  # the 5xx: backs off
+    (first, _) = await rows(db, "1001")
+    assert as_utc(first.next_attempt_at) == start + 9 * SECOND  # 2 ** 2 seconds after the second try
+    clock.set(start + 9 * SECOND)
+    await drain(limited)
+    clock.advance(SECOND)
+    await drain(limited)
+    assert timed.texts("1001") == ["first", "second"]
+    assert limited.counters["retried"] == 2 and limited.counters["sent"] == 2
+
+
+# --- unreachable citizens ----------------------------------------------------------------------
+
+
+def blocked_on_telegram() -> DeliveryError:
+    method = SendMessage(chat_id=4242, text="x")
+    return delivery_error(
+        TelegramForbiddenError(method=method, message="Forbidden: bot was blocked by the user")
+    )
+
+
+def not_on_whatsapp() -> DeliveryError:
+    message = "Message Undeliverable."
+    return classify(400, {"error": {"code": 131026, "message": message}})
+
+
+@pytest.mark.parametrize(
+    ("channel_name", "refusal"),
+    [(Channel.TELEGRAM, blocked_on_telegram), (Channel.WHATSAPP, not_on_whatsapp)],
+    ids=["telegram-blocked", "whatsapp-undeliverable"],
+)
+async def test_a_citizen_who_cannot_be_reached_is_marked_until_they_write_again(
+    db: Database,
+    clock: FrozenClock,
+    citizen: Callable[..., Any],
+    channel_name: Channel,
+    refusal: Callable[[], DeliveryError],
+) -> None:
+    channel = FakeChannel()
+    channel.channel = channel_name  # type: ignore[misc]
+    sender = OutboxSender(db, {channel_name.value: channel}, clock, per_second=FAST)
+    siti = citizen("4242", channel_name)
+    await siti.say("halo")
+    await drain(sender)  # the bot's answers reached her
+    clock.advance(timedelta(days=1))
+    await queue(db, clock, "4242", "Tiket Anda selesai", channel=channel_name)
+    error = refusal()
+    channel.fail_next(error)
+    await drain(sender)
+
+    (last,) = [r for r in await rows(db, "4242") if r.status == OutboxStatus.FAILED]
+    assert last.last_error == error.reason
+    marked = await citizen_row(db, channel_name, "4242")
+    assert as_utc(marked.unreachable_at or clock.now() - SECOND) == clock.now()
+    assert marked.unreachable_reason == error.reason
+    assert sender.counters["unreachable"] == 1 and sender.counters["failed"] == 1
+
+    clock.advance(timedelta(hours=2))
+    await siti.say("maaf, sudah saya buka blokirnya")
+    back = await citizen_row(db, channel_name, "4242")
+    assert (back.unreachable_at, back.unreachable_reason) == (None, None)
+
+
+async def test_a_whatsapp_receipt_saying_undeliverable_marks_the_citizen_too(
+    db: Database, clock: FrozenClock, citizen: Callable[..., Any]
+) -> None:
+    """Meta often accepts the message and reports 131026 later, in the status webhook."""
+    channel = FakeChannel()
+    channel.channel = Channel.WHATSAPP  # type: ignore[misc]
+    sender = OutboxSender(db, {"whatsapp": channel}, clock, per_second=FAST)
+    budi = citizen("6281234567890", Channel.WHATSAPP)
+    await budi.say("halo")
+    await queue(db, clock, "6281234567890", "Tiket Anda selesai", channel=Channel.WHATSAPP)
+    await drain(sender)
+    last = (await rows(db, "6281234567890"))[-1]
+    assert last.status == OutboxStatus.SENT and last.platform_message_id is not None
+    clock.advance(timedelta(minutes=1))
+    async with db.transaction() as session:
+        await record_delivery(
+            session=session,
+            channel="whatsapp",
+            platform_message_id=last.platform_message_id,
+            status="failed",
+            at=clock.now(),
+            error="131026 Message undeliverable",
+        )
+    assert (await rows(db, "6281234567890"))[-1].status == OutboxStatus.FAILED
+    marked = await citizen_row(db, Channel.WHATSAPP, "6281234567890")
+    assert as_utc(marked.unreachable_at or clock.now() - SECOND) == clock.now()
+    assert marked.unreachable_reason == "131026 Message undeliverable"
+
+
+async def test_a_group_that_removed_the_bot_marks_no_citizen(
+    db: Database, clock: FrozenClock, channel: FakeChannel, sender: OutboxSender
+) -> None:
+    """The refusal is about the group: nobody is marked, even a person recorded with the group's id."""
+    async with db.transaction() as session:
+        session.add(
+            Citizen(
+                channel="telegram",
+                external_id="5151",
+                chat_id=GROUP,
+                created_at=clock.now(),
+                last_seen_at=clock.now(),
+            )
+        )
+    await queue(db, clock, GROUP, "Tiket baru")
+    channel.fail_next(DeliveryError("Forbidden: bot was kicked from the supergroup chat", unreachable=True))
+    await drain(sender)
+    (row,) = await rows(db, GROUP)
+    assert row.status == OutboxStatus.FAILED
+    assert (await citizen_row(db, Channel.TELEGRAM, "5151")).unreachable_at is None
+    assert sender.counters["unreachable"] == 0
+
+
+async def test_a_permanent_error_that_is_not_about_the_person_marks_no_one(
+    db: Database, clock: FrozenClock, channel: FakeChannel, sender: OutboxSender, citizen: Callable[..., Any]
+) -> None:
+    siti = citizen("4242")
+    await siti.say("halo")
+    await drain(sender)
+    await queue(db, clock, "4242", "<b>broken")
+    channel.fail_next(DeliveryError("Bad Request: can't parse entities", permanent=True))
+    await drain(sender)
+    assert (await citizen_row(db, Channel.TELEGRAM, "4242")).unreachable_at is None
+
+
+async def citizen_row(db: Database, channel: Channel, external_id: str) -> Citizen:
+    async with db.sessions() as session:
+        found = await citizen_by_identity(session=session, channel=channel.value, external_id=external_id)
+    assert found is not None
+    return found
+
+
 # --- two instances on one database -------------------------------------------------------------
 
 
@@ -312,3 +675,44 @@ async def test_two_senders_on_one_database_send_every_row_exactly_once_in_order(
     finally:
         await first_db.dispose()
         await second_db.dispose()
+
+
+class SlowChannel(FakeChannel):
+    """Sends answer only once `gather` of them are in flight (a slow network, seen from the sender);
+    counts how many were in flight at once. A sender that sends one at a time waits 0.2 s per send."""
+
+    def __init__(self, gather: int) -> None:
+        super().__init__()
+        self.gather = gather
+        self.gathered = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def deliver(
+        self, chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False
+    ) -> str | None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        if self.in_flight >= self.gather:
+            self.gathered.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.gathered.wait(), timeout=0.2)
+            return await super().deliver(chat_id, action)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_several_sends_are_in_flight_at_once_each_chat_still_in_order(
+    db: Database, clock: FrozenClock
+) -> None:
+    slow = SlowChannel(gather=4)
+    sender = OutboxSender(db, {"telegram": slow}, clock, per_second=FAST, concurrency=4)
+    chats = [str(7000 + n) for n in range(12)]
+    for chat in chats:
+        await queue(db, clock, chat, f"{chat}: satu", f"{chat}: dua", f"{chat}: tiga")
+    await drain(sender)
+    assert slow.most_in_flight == 4  # never more than allowed, and more than one at a time
+    for chat in chats:
+        assert slow.texts(chat) == [f"{chat}: satu", f"{chat}: dua", f"{chat}: tiga"]
+    assert all(r.status == OutboxStatus.SENT and r.attempts == 1 for r in await rows(db))

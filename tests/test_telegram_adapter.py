@@ -18,7 +18,7 @@ from aiogram.types import Update
 
 from bot.channels.base import DeliveryError
 from bot.channels.telegram import TEXT_LIMIT, TelegramAdapter, make_bot, message_to_inbound
-from handlers.messages import Button, Channel, Inbound, InboundKind, OutEdit, OutText
+from handlers.messages import Button, Channel, Inbound, InboundKind, MediaRef, OutEdit, OutMedia, OutText
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 GROUP = -1001234567890  # a supergroup
@@ -311,6 +311,60 @@ async def test_other_edit_failures_stay_delivery_errors(
         await adapter.deliver(str(GROUP), OutEdit(text="baru", message_id=card_id))
     assert caught.value.retry_after == 4 and not caught.value.permanent
     assert [c.method for c in api.sent(GROUP)] == ["sendMessage"]  # no fallback send for these
+
+
+# --- outbound: paid broadcasts and people who cannot be reached ------------------------------
+
+
+async def test_a_paid_send_asks_telegram_for_a_paid_broadcast_and_a_plain_one_does_not(
+    api: FakeTelegramAPI, adapter: TelegramAdapter
+) -> None:
+    photo = MediaRef(kind="photo", file_id="AgACAgQAAxkBAAIBpengumuman", channel=Channel.TELEGRAM)
+    await adapter.deliver(str(CITIZEN), OutText(text="Pengumuman: pemadaman air besok"), paid=True)
+    await adapter.deliver(str(CITIZEN), OutMedia(media=photo, caption="Peta pemadaman"), paid=True)
+    await adapter.deliver(str(CITIZEN), OutText(text="Laporan Anda kami terima"))
+    announcement, map_photo, reply = api.sent(CITIZEN)
+    assert (announcement.method, announcement.params.get("allow_paid_broadcast")) == ("sendMessage", True)
+    assert (map_photo.method, map_photo.params.get("allow_paid_broadcast")) == ("sendPhoto", True)
+    assert "allow_paid_broadcast" not in reply.params
+
+
+@pytest.mark.parametrize(
+    ("status", "description"),
+    [
+        (403, "Forbidden: bot was blocked by the user"),
+        (403, "Forbidden: user is deactivated"),
+        (400, "Bad Request: chat not found"),
+    ],
+)
+async def test_a_person_who_cannot_be_reached_is_reported_as_unreachable(
+    api: FakeTelegramAPI, adapter: TelegramAdapter, status: int, description: str
+) -> None:
+    api.fail_next("sendMessage", status=status, description=description)
+    with pytest.raises(DeliveryError) as caught:
+        await adapter.deliver(str(CITIZEN), OutText(text="Tiket Anda selesai"))
+    assert caught.value.unreachable and caught.value.permanent
+    assert description in caught.value.reason
+
+
+async def test_a_blocked_bot_is_unreachable_other_refusals_are_not(
+    api: FakeTelegramAPI, adapter: TelegramAdapter
+) -> None:
+    api.block(CITIZEN)
+    with pytest.raises(DeliveryError) as caught:
+        await adapter.deliver(str(CITIZEN), OutText(text="Tiket Anda selesai"))
+    assert caught.value.unreachable
+    api.unblock(CITIZEN)
+    refusals = [
+        (400, "Bad Request: can't parse entities: unsupported start tag", True),  # our message, not them
+        (429, None, False),
+        (500, "Internal Server Error", False),
+    ]
+    for status, description, permanent in refusals:
+        api.fail_next("sendMessage", status=status, description=description, retry_after=3)
+        with pytest.raises(DeliveryError) as caught:
+            await adapter.deliver(str(CITIZEN), OutText(text="Tiket Anda selesai"))
+        assert (caught.value.permanent, caught.value.unreachable) == (permanent, False), status
 
 
 # --- outbound: migrated groups and replies ---------------------------------------------------

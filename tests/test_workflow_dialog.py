@@ -241,7 +241,7 @@ async def test_a_send_refused_because_the_group_moved_follows_it(
 
     original = desk.channel.deliver
 
-    async def moved(chat_id: str, action: Any, *, skip: int = 0) -> str | None:
+    async def moved(chat_id: str, action: Any, *, skip: int = 0, paid: bool = False) -> str | None:
         if chat_id == GROUP:
             raise DeliveryError("group chat was upgraded to a supergroup chat", migrate_to_chat_id="-1009800")
         return await original(chat_id, action, skip=skip)

@@ -8,7 +8,9 @@ from handlers.messages import Channel, Outbound
 
 
 class DeliveryError(Exception):
-    """A send that did not happen. `retry_after` from the platform, `permanent` when retrying is futile."""
+    """A send that did not happen. `retry_after` from the platform, `permanent` when retrying is futile;
+    `unreachable` (with permanent) when the person cannot be reached at all any more: they blocked the
+    bot, their account is gone, the number is not on WhatsApp. The sender then marks the citizen."""
 
     outside_window = False  # WhatsApp: only a template may reach the person now (24-hour rule)
     channel_down = False  # every send will fail (a revoked token): hold the channel, fail no message
@@ -21,10 +23,12 @@ class DeliveryError(Exception):
         permanent: bool = False,
         retry_after: float | None = None,
         migrate_to_chat_id: str | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.permanent = permanent
+        self.permanent = permanent or unreachable
+        self.unreachable = unreachable
         self.retry_after = retry_after
         self.migrate_to_chat_id = migrate_to_chat_id  # the group moved: send there instead
 
@@ -34,10 +38,14 @@ class ChannelAdapter(Protocol):
 
     channel: Channel
 
-    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
+    async def deliver(
+        self, chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False
+    ) -> str | None:
         """Send the action; return the platform's message id. Raise DeliveryError on failure.
 
         An action sent as several messages (a long text) starts after its first `skip` ones (they
         arrived before an earlier attempt failed); a failure says in `parts_sent` how many did.
+        `paid`: a bulk message the platform may bill for a higher rate (Telegram's paid broadcast);
+        channels without such a thing ignore it. Only passed when true.
         """
         ...

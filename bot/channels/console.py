@@ -49,8 +49,10 @@ class ConsoleAdapter:
         self._count = 0
         self._photos = 0
 
-    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
-        """Print the action with its buttons numbered."""
+    async def deliver(
+        self, chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False
+    ) -> str | None:
+        """Print the action with its buttons numbered (`paid` means nothing here)."""
         if chat_id != CHAT_ID:
             raise DeliveryError(f"console has no chat {chat_id}", permanent=True)
         self._count += 1

@@ -89,6 +89,9 @@ PERMANENT_CODES = frozenset(
         133010,  # phone number not registered
     }
 )
+# the person cannot receive messages at all (not on WhatsApp, terms not accepted, app too old): the
+# sender marks the citizen unreachable until they write again
+UNREACHABLE_CODES = frozenset({131026})
 _VERSION = re.compile(r"v?\d+\.\d+")
 
 
@@ -106,8 +109,9 @@ class GraphDeliveryError(DeliveryError):
         http_status: int | None = None,
         details: str | None = None,
         fbtrace_id: str | None = None,
+        unreachable: bool = False,
     ) -> None:
-        super().__init__(reason, permanent=permanent, retry_after=retry_after)
+        super().__init__(reason, permanent=permanent, retry_after=retry_after, unreachable=unreachable)
         self.code = code
         self.subcode = subcode
         self.http_status = http_status
@@ -390,7 +394,8 @@ def classify(
     4, 613, 80007, 130429, 131048, 131056; HTTP 429    retry_after: Retry-After, else per code
     0, 3, 10, 190, 200-299, 131005; no code + 401/403  AuthFailed, permanent
     1, 2, 131000, 131016, 131057, 133004, is_transient retryable
-    100, 131026, 131051, 131053, templates ...         permanent
+    131026 (the number cannot receive messages)        permanent, unreachable
+    100, 131051, 131053, templates ...                 permanent
     unknown code: HTTP 5xx / other 4xx                 retryable / permanent
     =================================================  =========================================
     """
@@ -423,7 +428,7 @@ def classify(
     if code in TRANSIENT_CODES or error.get("is_transient") is True:
         return GraphDeliveryError(reason, **common)
     if code in PERMANENT_CODES:
-        return GraphDeliveryError(reason, permanent=True, **common)
+        return GraphDeliveryError(reason, permanent=True, unreachable=code in UNREACHABLE_CODES, **common)
     return GraphDeliveryError(reason, permanent=400 <= status < 500, **common)
 
 

@@ -27,6 +27,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from tests.fakes.telegram_limits import FloodLimits
 from tests.fakes.telegram_updates import (
     CHAT_ACTIONS,
     DEFAULT_ERRORS,
@@ -62,6 +63,7 @@ class FakeTelegramAPI(FakeTelegramState):
         self.commands: dict[str, list[JSON]] = {}
         self.webhook_url = ""
         self._faults: dict[str, list[ApiError | None]] = {}  # None: let one call through
+        self.limits: FloodLimits | None = None  # Telegram's flood limits, when set (limit_rate)
         self._consumed: set[int] = set()
         self._cursor = 0
         self._new_call = asyncio.Event()
@@ -144,6 +146,10 @@ class FakeTelegramAPI(FakeTelegramState):
         description = description or DEFAULT_ERRORS.get(status, "Internal Server Error")
         error = ApiError(status, description, retry_after if status == 429 else None)
         self._faults.setdefault(method.lower(), []).extend([None] * after + [error] * times)
+
+    def limit_rate(self, limits: FloodLimits | None) -> None:
+        """Answer sends past Telegram's flood limits with 429 (and inject random trouble), or stop."""
+        self.limits = limits
 
     def block(self, chat_id: int) -> None:
         """Answer 403 to every send/edit aimed at ``chat_id`` until :meth:`unblock`."""
@@ -353,6 +359,9 @@ class FakeTelegramAPI(FakeTelegramState):
             fault = faults.pop(0) if faults else None
             if fault is not None:
                 raise fault
+            if self.limits is not None and self._is_message_call(call, None, include_failed=True):
+                target = call.chat_id
+                self.limits.admit(target if isinstance(target, int) else None)
             impl = self._methods.get(method.lower())
             if impl is None:
                 raise ApiError(404, "Not Found: method not found")
