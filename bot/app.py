@@ -14,12 +14,14 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.broadcast_runner import BroadcastRunner
 from bot.channels.base import ChannelAdapter
 from bot.channels.console import ConsoleAdapter, read_lines
 from bot.channels.telegram import TelegramAdapter, make_bot
 from bot.channels.whatsapp import WhatsAppAdapter
 from bot.channels.whatsapp_client import GraphClient
 from bot.media_store import MediaStore
+from bot.rate_limits import RateLimits, SteadyClock
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from bot.webhooks import WHATSAPP_PATH, whatsapp_app
@@ -49,6 +51,7 @@ class App:
     deps: Deps
     pipeline: Pipeline
     sender: OutboxSender
+    broadcasts: BroadcastRunner | None = None  # announcements (bot/broadcast_runner.py)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scheduler: AsyncIOScheduler | None = None
 
@@ -75,6 +78,14 @@ class App:
             "interval",
             seconds=self.settings.sla_sweep_seconds,
             id="survey-sweep",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.broadcast_round,
+            "interval",
+            seconds=self.settings.broadcast_seconds,
+            id="broadcasts",
             max_instances=1,
             coalesce=True,
         )
@@ -107,6 +118,16 @@ class App:
         if done:
             self.sender.wake()
         return done
+
+    async def broadcast_round(self) -> int:
+        """Announcements: start the due ones, queue the next recipients, update the progress."""
+        if self.broadcasts is None:
+            return 0
+        try:
+            return await self.broadcasts.run_once()
+        except Exception:
+            log.exception("broadcast round failed; the next one retries")
+            return 0
 
     async def daily_digest(self) -> int:
         now = self.deps.clock.now()
@@ -214,11 +235,22 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
         deps.clock,
         windows={Channel.WHATSAPP.value: ReplyWindow.from_config(city.whatsapp)},
         poll_seconds=settings.outbox_poll_seconds,
-        per_second=settings.telegram_per_second,
+        limits=RateLimits.from_settings(settings),
+        rate_clock=SteadyClock(),  # the platforms count real seconds, whatever a demo's clock says
         lease_seconds=settings.outbox_lease_seconds,
+        concurrency=settings.outbox_concurrency,
     )
     pipeline = Pipeline(db, deps, on_queued=sender.wake)
-    return App(settings=settings, city=city, db=db, deps=deps, pipeline=pipeline, sender=sender)
+    broadcasts = BroadcastRunner.from_settings(db, deps, settings, on_queued=sender.wake)
+    return App(
+        settings=settings,
+        city=city,
+        db=db,
+        deps=deps,
+        pipeline=pipeline,
+        sender=sender,
+        broadcasts=broadcasts,
+    )
 
 
 async def run_telegram(settings: Settings, clock: Clock | None = None) -> None:

@@ -18,7 +18,23 @@ class Settings(BaseSettings):
     config_path: str | None = Field(default=None, alias="CIVICBOT_CONFIG")
     log_level: str = Field(default="INFO", alias="CIVICBOT_LOG_LEVEL")
     outbox_poll_seconds: float = Field(default=1.0, alias="CIVICBOT_OUTBOX_POLL_SECONDS", gt=0)
+    # the outbox sender's pace (bot/rate_limits.py): Telegram overall, per private chat, per group
     telegram_per_second: float = Field(default=30.0, alias="TELEGRAM_MESSAGES_PER_SECOND", gt=0)
+    telegram_per_chat_per_second: float = Field(default=1.0, alias="TELEGRAM_PER_CHAT_PER_SECOND", gt=0)
+    telegram_per_chat_burst: int = Field(default=3, alias="TELEGRAM_PER_CHAT_BURST", ge=1, le=20)
+    telegram_group_per_minute: int = Field(default=20, alias="TELEGRAM_GROUP_PER_MINUTE", ge=1)
+    # bulk messages as paid broadcasts (allow_paid_broadcast, billed in Stars) at this pace; 0 = off
+    telegram_paid_broadcast_per_second: float = Field(
+        default=0.0, alias="TELEGRAM_PAID_BROADCAST_PER_SECOND", ge=0, le=1000
+    )
+    whatsapp_per_second: float = Field(default=80.0, alias="WHATSAPP_MESSAGES_PER_SECOND", gt=0)
+    # WhatsApp's messaging tier: unique people a business may start conversations with per rolling
+    # 24 hours (250 for a new number; 1000, 10000, 100000 as Meta raises it). Announcements keep to it.
+    whatsapp_tier: int = Field(default=250, alias="WHATSAPP_TIER", ge=1)
+    # how often the broadcast runner expands announcements and updates their progress messages
+    broadcast_seconds: float = Field(default=2.0, alias="CIVICBOT_BROADCAST_SECONDS", gt=0)
+    # sends in flight at once (to different chats); the rate limits still hold
+    outbox_concurrency: int = Field(default=8, alias="CIVICBOT_OUTBOX_CONCURRENCY", ge=1, le=64)
     outbox_lease_seconds: float = Field(default=60.0, alias="CIVICBOT_OUTBOX_LEASE_SECONDS", gt=0)
     admin_ids: str = Field(default="", alias="CIVICBOT_ADMIN_IDS")  # Telegram user ids, comma-separated
     sla_sweep_seconds: float = Field(default=30.0, alias="CIVICBOT_SLA_SWEEP_SECONDS", gt=0)

@@ -20,16 +20,20 @@ handlers/officer.py); an officer's pending action (its note, unit or proof photo
 next input; the "Reply" button, a Telegram reply to a ticket's message, or text (or a voice note)
 at the menu while a question waits go to the unit (handlers/answer.py). Survey buttons ("sv|…")
 work from any message; the survey's comment takes the next text, photo, voice note or document;
-/stop and /survei turn surveys off and on (handlers/survey.py).
+/stop and /survei turn surveys off and on (handlers/survey.py). An admin's /siaran (/broadcast)
+draft takes their texts, photo and its own buttons until it is sent or cancelled, and the buttons
+under a broadcast's progress ("bc|…") work from any message (handlers/broadcast.py); the 🔕 button
+under an announcement ("an|off"), /berhenti_pengumuman and /pengumuman turn announcements off and
+on (handlers/announcements.py).
 """
 
 from __future__ import annotations
 
-from handlers import answer, intake, menu, officer, status, survey
+from handlers import announcements, answer, broadcast, intake, menu, officer, status, survey
 from handlers.context import MENU, SURVEY, Turn
 from handlers.format import example_reference
 from handlers.messages import InboundKind
-from handlers.states import INTAKE_STATES, OFFICER_STATES, State
+from handlers.states import BROADCAST_STATES, INTAKE_STATES, OFFICER_STATES, State
 from workflows.language import detect_language
 from workflows.references import find_reference
 
@@ -53,6 +57,10 @@ COMMANDS = {
     "stop": "surveys_off",
     "survei": "surveys_on",
     "surveys": "surveys_on",
+    "berhenti_pengumuman": "announcements_off",
+    "stop_announcements": "announcements_off",
+    "pengumuman": "announcements_on",
+    "announcements": "announcements_on",
 }
 
 
@@ -89,6 +97,8 @@ async def _step(turn: Turn) -> None:
         inbound.kind == InboundKind.COMMAND and inbound.command not in ("batal", "cancel")
     ):
         await officer.on_pending(turn)
+        return
+    if turn.state in BROADCAST_STATES and await broadcast.on_input(turn):
         return
     # words or files for someone: text, or a photo, voice note or document (with its file)
     said = inbound.kind == InboundKind.TEXT or bool(intake.attachments_of(inbound))
@@ -190,6 +200,10 @@ async def menu_action(turn: Turn, action: str) -> None:
         await survey.opt_out(turn)
     elif name == "surveys_on":
         await survey.opt_in(turn)
+    elif name == "announcements_off":
+        await announcements.opt_out(turn)
+    elif name == "announcements_on":
+        await announcements.opt_in(turn)
     elif name == "tickets":
         await status.show_my_tickets(turn)
     elif name == "tk":
@@ -208,7 +222,16 @@ async def menu_action(turn: Turn, action: str) -> None:
         await menu.ask_language(turn)
     else:
         turn.say("errors.stale_button")
-    if busy and name in ("tickets", "tk", "help", "menu", "surveys_off", "surveys_on"):
+    if busy and name in (
+        "tickets",
+        "tk",
+        "help",
+        "menu",
+        "surveys_off",
+        "surveys_on",
+        "announcements_off",
+        "announcements_on",
+    ):
         await intake.prompt(turn)  # back to the complaint being written
 
 
@@ -219,6 +242,14 @@ async def on_button(turn: Turn, payload: str) -> None:
         return
     if scope == SURVEY:
         await survey.on_button(turn, payload)
+        if turn.state in INTAKE_STATES:
+            await intake.prompt(turn)  # back to the complaint being written
+        return
+    if scope == broadcast.PROGRESS:
+        await broadcast.on_progress_button(turn, payload)
+        return
+    if scope == announcements.SCOPE:
+        await announcements.on_button(turn, action)
         if turn.state in INTAKE_STATES:
             await intake.prompt(turn)  # back to the complaint being written
         return
@@ -306,6 +337,8 @@ async def reprompt(turn: Turn) -> None:
         turn.say("status.ask", example=example_reference(turn))
     elif turn.state in OFFICER_STATES:
         await officer.reprompt(turn)
+    elif turn.state in BROADCAST_STATES:
+        await broadcast.prompt(turn, full=False)
     elif turn.state == State.ANSWER:
         turn.say("answer.ask_again")
     elif turn.state == State.SURVEY_COMMENT and await survey.live_comment(turn):

@@ -23,6 +23,14 @@ class State(StrEnum):
     OFFICER_UNIT = "officer.unit"  # an officer picks the unit to transfer to
     OFFICER_PROOF = "officer.proof"  # an officer sends the photo that proves the resolution
     SURVEY_COMMENT = "survey.comment"  # the survey's comment: what is still wrong, or a suggestion
+    # an admin composing an announcement (handlers/broadcast.py)
+    BROADCAST_TEXT_ID = "broadcast.text_id"  # the Indonesian text
+    BROADCAST_TEXT_EN = "broadcast.text_en"  # the English text, or "same for everyone"
+    BROADCAST_PHOTO = "broadcast.photo"  # an optional photo, or skip
+    BROADCAST_SEGMENT = "broadcast.segment"  # who receives it: everyone, or a kind of segment
+    BROADCAST_SEGMENT_VALUE = "broadcast.segment_value"  # which channel, language, area, category, unit
+    BROADCAST_TIME = "broadcast.time"  # now, or a typed local time
+    BROADCAST_PREVIEW = "broadcast.preview"  # as citizens will see it, the count; send or cancel
 
 
 INTAKE_STATES = frozenset(
@@ -41,3 +49,15 @@ INTAKE_STATES = frozenset(
 )
 
 OFFICER_STATES = frozenset({State.OFFICER_NOTE, State.OFFICER_UNIT, State.OFFICER_PROOF})
+
+BROADCAST_STATES = frozenset(
+    {
+        State.BROADCAST_TEXT_ID,
+        State.BROADCAST_TEXT_EN,
+        State.BROADCAST_PHOTO,
+        State.BROADCAST_SEGMENT,
+        State.BROADCAST_SEGMENT_VALUE,
+        State.BROADCAST_TIME,
+        State.BROADCAST_PREVIEW,
+    }
+)

@@ -38,7 +38,9 @@ class Broadcast(SQLModel, table=True):
     send_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     total: int = 0  # recipients counted when it was confirmed
     queued: int = 0  # outbox rows written so far
-    cursor: str | None = Field(default=None, max_length=64)  # the last recipient expanded
+    # the last recipient expanded per channel, by id: "telegram:812,whatsapp:301" ("staff:12" for a
+    # unit's officers); WhatsApp's stops where the tier ran out (workflows/broadcasts.py)
+    cursor: str | None = Field(default=None, max_length=64)
     # where its progress is shown live (the admin's private chat), and the outbox row of that message
     report_channel: str | None = Field(default=None, max_length=16)
     report_chat_id: str | None = Field(default=None, max_length=64)

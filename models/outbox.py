@@ -27,6 +27,7 @@ class OutboxMessage(SQLModel, table=True):
         # "no earlier pending row of this chat" (models.queries.pending_outbox), asked for every due row
         Index("ix_outbox_chat_order", "channel", "chat_id", "status", "id"),
         Index("ix_outbox_platform_id", "channel", "platform_message_id"),  # delivery receipts
+        Index("ix_outbox_broadcast", "broadcast_id", "status"),  # a broadcast's progress, counted often
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -55,4 +56,4 @@ class OutboxMessage(SQLModel, table=True):
     # of a message sent in several parts (a long text), how many arrived before an attempt failed:
     # the next attempt goes on from there instead of repeating them
     parts_sent: int = 0
-    broadcast_id: int | None = Field(default=None, index=True)  # a recipient's copy of an announcement
+    broadcast_id: int | None = None  # a recipient's copy of an announcement

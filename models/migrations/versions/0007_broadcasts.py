@@ -44,7 +44,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_broadcasts_status'), ['status'], unique=False)
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('broadcast_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_outbox_broadcast_id'), ['broadcast_id'], unique=False)
+        batch_op.create_index('ix_outbox_broadcast', ['broadcast_id', 'status'], unique=False)
     with op.batch_alter_table('citizens', schema=None) as batch_op:
         batch_op.add_column(sa.Column('announcements_off_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('unreachable_at', sa.DateTime(timezone=True), nullable=True))
@@ -59,7 +59,7 @@ def downgrade() -> None:
         batch_op.drop_column('unreachable_at')
         batch_op.drop_column('announcements_off_at')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbox_broadcast_id'))
+        batch_op.drop_index('ix_outbox_broadcast')
         batch_op.drop_column('broadcast_id')
     with op.batch_alter_table('broadcasts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_broadcasts_status'))
