@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from bot.cli_admin import admin_cli
+from bot.cli_broadcast import broadcast_cli
 from bot.settings import Settings
 from locales import load_catalogues
 
@@ -140,6 +142,8 @@ staff_cli = typer.Typer(no_args_is_help=True, help="Officers, unit heads and adm
 units_cli = typer.Typer(no_args_is_help=True, help="Units: their groups, pausing and resuming.")
 cli.add_typer(staff_cli, name="staff")
 cli.add_typer(units_cli, name="units")
+cli.add_typer(admin_cli, name="admin")  # bot/cli_admin.py: units, officers, admins, tickets, export
+cli.add_typer(broadcast_cli, name="broadcast")  # bot/cli_broadcast.py: announcements
 
 
 def _with_db(work: Callable[[AsyncSession, CityConfig, datetime], Awaitable[T]]) -> T:

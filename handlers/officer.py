@@ -3,7 +3,9 @@
 A card button that needs more than a press (ask, transfer, resolve, reject) continues here, in the
 officer's private chat with the bot: it asks for the question, the reason, the resolution note and
 photo, then acts. Commands: /join CODE (anyone with an invite), /tugas (my tickets), /antrian
-(my unit's queue); admins also /undang UNIT [supervisor], /unit, /jeda UNIT [reason], /lanjut UNIT.
+(my unit's queue); admins also /undang UNIT [supervisor], /unit, /jeda UNIT [reason], /lanjut UNIT,
+and those of handlers/admin.py (/admin, /tambah_admin, /hapus_admin, /petugas, /cari); /siaran
+(/broadcast) composes an announcement (handlers/broadcast.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers import ticket_actions
+from handlers import admin, broadcast, ticket_actions
 from handlers.context import Desk, Turn
 from handlers.format import city_time
 from handlers.i18n import Safe, Translator
@@ -45,6 +47,9 @@ COMMANDS = {
     "resume": "resume",
     "detail": "detail",
     "details": "detail",
+    **admin.COMMANDS,  # /admin, /tambah_admin, /hapus_admin, /petugas, /cari (handlers/admin.py)
+    "siaran": "broadcast",  # compose an announcement (handlers/broadcast.py)
+    "broadcast": "broadcast",
 }
 
 
@@ -329,6 +334,10 @@ async def on_command(turn: Turn, action: str, args: str) -> bool:
         await units(turn)
     elif action in ("pause", "resume"):
         await pause(turn, args, paused=action == "pause")
+    elif action == "broadcast":
+        await broadcast.start(turn)
+    else:
+        await admin.on_command(turn, action, args)
     return True
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
+from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,11 +51,20 @@ async def add_staff(
     return staff
 
 
+FROM_SETTINGS = "settings"  # Staff.added_by of the admins CIVICBOT_ADMIN_IDS names
+DROPPED_FROM_SETTINGS = "settings:dropped"  # named there once, no longer: removable like any admin
+
+
 async def ensure_admins(
     *, session: AsyncSession, channel: str, user_ids: Iterable[str], now: datetime
 ) -> None:
-    """The admins named in the settings (CIVICBOT_ADMIN_IDS) exist as admins."""
-    for user_id in user_ids:
+    """The admins named in the settings (CIVICBOT_ADMIN_IDS) exist as admins, marked as such.
+
+    The mark is what keeps them from being removed in chat: whoever holds the server's settings
+    decides about them. Admins the settings no longer name lose the mark and stay admins.
+    """
+    listed = set(user_ids)
+    for user_id in listed:
         existing = await staff_by_user(session=session, channel=channel, user_id=user_id)
         if existing is None or existing.role != Role.ADMIN:
             await add_staff(
@@ -64,8 +74,66 @@ async def ensure_admins(
                 role=Role.ADMIN,
                 unit=None,
                 now=now,
-                added_by="settings",
+                added_by=FROM_SETTINGS,
             )
+        else:
+            existing.added_by = FROM_SETTINGS
+    for admin in await admins(session=session):
+        if admin.channel == channel and admin.added_by == FROM_SETTINGS and admin.user_id not in listed:
+            admin.added_by = DROPPED_FROM_SETTINGS
+    await session.flush()
+
+
+class AdminRemoval(StrEnum):
+    """What came of a request to remove an admin."""
+
+    REMOVED = "removed"
+    NOT_ADMIN = "not_admin"
+    FROM_SETTINGS = "from_settings"  # named in CIVICBOT_ADMIN_IDS: change the settings instead
+    LAST_ADMIN = "last_admin"  # nobody would be left to bind groups and invite officers
+
+
+async def add_admin(
+    *, session: AsyncSession, channel: str, user_id: str, now: datetime, added_by: str
+) -> bool:
+    """Make someone an admin (an officer keeps their history, but no longer a unit); False if
+    they already were one."""
+    existing = await staff_by_user(session=session, channel=channel, user_id=user_id)
+    if existing is not None and existing.role == Role.ADMIN:
+        return False
+    await add_staff(
+        session=session,
+        channel=channel,
+        user_id=user_id,
+        role=Role.ADMIN,
+        unit=None,
+        now=now,
+        added_by=added_by,
+    )
+    return True
+
+
+async def remove_admin(
+    *, session: AsyncSession, channel: str, user_id: str, settings_ids: Collection[str] | None = None
+) -> AdminRemoval:
+    """Take an admin's rights away; their recorded actions stay.
+
+    `settings_ids`: CIVICBOT_ADMIN_IDS when the caller reads the settings (the CLI); without it
+    (in chat) the mark `ensure_admins` left at start tells which admins the settings name.
+    """
+    staff = await staff_by_user(session=session, channel=channel, user_id=user_id)
+    if staff is None or staff.role != Role.ADMIN:
+        return AdminRemoval.NOT_ADMIN
+    named = user_id in settings_ids if settings_ids is not None else staff.added_by == FROM_SETTINGS
+    if named:
+        return AdminRemoval.FROM_SETTINGS
+    # the admins' rows locked: two admins removing each other at once cannot leave none
+    others = select(Staff.id).where(Staff.role == Role.ADMIN, col(Staff.active)).with_for_update()
+    if len((await session.exec(others)).all()) <= 1:
+        return AdminRemoval.LAST_ADMIN
+    staff.active = False
+    await session.flush()
+    return AdminRemoval.REMOVED
 
 
 def _hash(code: str) -> str:
@@ -258,6 +326,34 @@ async def staff_of_unit(*, session: AsyncSession, unit: str, roles: Iterable[Rol
 async def admins(*, session: AsyncSession) -> list[Staff]:
     query = select(Staff).where(Staff.role == Role.ADMIN, col(Staff.active))
     return list(await session.exec(query))
+
+
+async def active_staff(*, session: AsyncSession, unit: str | None = None) -> list[Staff]:
+    """Everyone who is staff (of one unit, if given), by unit, then role, then name."""
+    query = select(Staff).where(col(Staff.active))
+    if unit is not None:
+        query = query.where(Staff.unit == unit)
+    query = query.order_by(col(Staff.unit), col(Staff.role), col(Staff.display_name), col(Staff.user_id))
+    return list(await session.exec(query))
+
+
+async def open_ticket_counts(*, session: AsyncSession) -> dict[str, int]:
+    """How many open tickets each unit has (units without any are absent)."""
+    query = (
+        select(Ticket.unit, func.count())
+        .where(col(Ticket.status).in_([s.value for s in OPEN_STATUSES]))
+        .group_by(col(Ticket.unit))
+    )
+    return {unit: int(count) for unit, count in (await session.exec(query)).all()}
+
+
+async def open_invites(*, session: AsyncSession, now: datetime, unit: str | None = None) -> list[InviteCode]:
+    """Invite codes not used and not expired yet, the soonest to expire first (their hashes only:
+    the codes themselves were shown once)."""
+    query = select(InviteCode).where(col(InviteCode.used_at).is_(None), col(InviteCode.expires_at) > now)
+    if unit is not None:
+        query = query.where(InviteCode.unit == unit)
+    return list(await session.exec(query.order_by(col(InviteCode.expires_at))))
 
 
 async def unit_queue(
