@@ -14,7 +14,10 @@ import asyncio
 import glob
 import mimetypes
 import re
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.channels.base import DeliveryError
@@ -100,3 +103,44 @@ def store(path: Path, data: bytes) -> None:
     partial = path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}{PARTIAL}")  # one per writer
     partial.write_bytes(data)
     partial.replace(path)
+
+
+class UploadCache:
+    """Files of one platform uploaded to another: (their channel, their handle) → the handle the upload
+    got, so the same file is uploaded once, not once per recipient. Bounded (least recently used goes);
+    entries older than `max_age` seconds are forgotten (WhatsApp keeps an uploaded file 30 days)."""
+
+    def __init__(
+        self, *, size: int = 1024, max_age: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.size = size
+        self.max_age = max_age
+        self.clock = clock
+        self._entries: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+
+    @staticmethod
+    def _key(ref: MediaRef) -> tuple[str, str]:
+        return (ref.channel.value if ref.channel else "", ref.file_id)
+
+    def get(self, ref: MediaRef) -> str | None:
+        key = self._key(ref)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        handle, at = entry
+        if self.max_age is not None and self.clock() - at > self.max_age:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return handle
+
+    def put(self, ref: MediaRef, handle: str | None) -> None:
+        if not handle:
+            return
+        self._entries[self._key(ref)] = (handle, self.clock())
+        self._entries.move_to_end(self._key(ref))
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def forget(self, ref: MediaRef) -> None:
+        self._entries.pop(self._key(ref), None)

@@ -9,6 +9,7 @@ Telegram and WhatsApp at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -168,6 +169,12 @@ async def test_a_whatsapp_photo_reaches_a_telegram_group_as_an_upload_of_its_byt
     shown = api.get_message(GROUP, int(message_id or 0))
     assert shown is not None and "photo" in shown  # the group sees a photo, not a document
 
+    # the same file again (an announcement's photo to the next citizen): by the id Telegram gave it
+    await telegram.deliver("4242", OutMedia(media=ref))
+    assert len(api.uploads()) == 1
+    [again] = [c for c in api.sent(4242) if c.method == "sendPhoto"]
+    assert again.params["photo"] == shown["photo"][-1]["file_id"]
+
 
 @pytest.mark.parametrize(
     ("kind", "mime", "method"),
@@ -248,10 +255,23 @@ async def test_an_officers_telegram_photo_reaches_a_whatsapp_citizen_as_an_uploa
     assert graph.media[str(upload.media_id)].content == PROOF  # what the citizen's phone downloads
     assert store.find(Channel.TELEGRAM, ref.file_id) is not None  # kept for the next time
 
-    # to a second citizen (a follower): the downloaded file is reused, uploaded again
+    # to a second citizen (a follower): neither downloaded nor uploaded again, sent by the same id
     await whatsapp.deliver("6289876543210", OutMedia(media=ref))
     assert len([c for c in api.calls if c.method == "getFile"]) == 1
+    assert [u.data for u in graph.uploads()] == [PROOF]
+    assert graph.sent_to("6289876543210")[0].body["image"] == {"id": upload.media_id}
+
+    # a week and a day later the id is not trusted any more (Meta keeps uploads 30 days): uploaded again
+    whatsapp.uploaded.clock = lambda: 8 * 24 * 3600.0 + time.monotonic()
+    await whatsapp.deliver("6281111111111", OutMedia(media=ref))
     assert [u.data for u in graph.uploads()] == [PROOF, PROOF]
+
+    # a send with a reused id that fails (the upload may be gone) makes the next one upload afresh
+    graph.fail_next(131053, to="6282222222222")
+    with pytest.raises(DeliveryError):
+        await whatsapp.deliver("6282222222222", OutMedia(media=ref))
+    await whatsapp.deliver("6282222222222", OutMedia(media=ref))
+    assert [u.data for u in graph.uploads()] == [PROOF, PROOF, PROOF]
 
 
 async def test_a_telegram_file_telegram_no_longer_has_fails_for_good(

@@ -63,7 +63,7 @@ from aiogram.types import (
 )
 
 from bot.channels.base import DeliveryError
-from bot.media_store import MediaStore
+from bot.media_store import MediaStore, UploadCache
 from bot.text_split import split_html
 from handlers.messages import (
     Button,
@@ -93,6 +93,8 @@ NOT_EDITABLE = (
     "there is no text in the message to edit",
 )
 NOT_MODIFIED = "message is not modified"
+# 400 answers that mean the chat itself is gone (403 Forbidden always means the bot cannot reach it)
+CHAT_GONE = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
 # what sendVoice takes (OGG/OPUS, MP3, M4A); another platform's audio in another format goes as a file
 VOICE_EXTENSIONS = frozenset({".ogg", ".oga", ".opus", ".mp3", ".m4a"})
 
@@ -120,8 +122,18 @@ _KEEP_RESPONSE_MODELS = [
 
 # The command menu, in the order shown; descriptions come from the catalogues (`commands.*`).
 COMMANDS = {
-    "id": ("start", "lapor", "tiket", "status", "bahasa", "batal", "help", "stop"),
-    "en": ("start", "report", "tickets", "status", "language", "cancel", "help", "stop"),
+    "id": ("start", "lapor", "tiket", "status", "bahasa", "batal", "help", "stop", "berhenti_pengumuman"),
+    "en": (
+        "start",
+        "report",
+        "tickets",
+        "status",
+        "language",
+        "cancel",
+        "help",
+        "stop",
+        "stop_announcements",
+    ),
 }
 
 
@@ -141,6 +153,9 @@ class TelegramAdapter:
         self.bot_id = bot.id  # from the token, no network call: tells "the bot was added" apart
         self.media = media  # files of other platforms to upload, and Telegram files fetched for them
         self._answers: set[asyncio.Task[Any]] = set()
+        # another platform's file uploaded once → the file_id Telegram gave it: an announcement's photo
+        # is uploaded for the first recipient and sent by id to the other hundred thousand
+        self.uploaded = UploadCache()
 
     # --- inbound ---------------------------------------------------------------------------
 
@@ -198,28 +213,38 @@ class TelegramAdapter:
 
     # --- outbound --------------------------------------------------------------------------
 
-    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
-        """Send one action; platform errors become DeliveryError with retry advice."""
+    async def deliver(
+        self, chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False
+    ) -> str | None:
+        """Send one action; platform errors become DeliveryError with retry advice.
+
+        `paid`: send as a paid broadcast (allow_paid_broadcast: past the 30 a second, billed in Stars).
+        """
         try:
             if isinstance(action, OutText):
-                return await self._send_text(int(chat_id), action, skip)
-            return await self._send(int(chat_id), action)
+                return await self._send_text(int(chat_id), action, skip, paid=paid)
+            return await self._send(int(chat_id), action, paid=paid)
         except TelegramAPIError as error:
             raise delivery_error(error) from error
 
-    async def _send(self, chat_id: int, action: Outbound) -> str | None:
+    async def _send(self, chat_id: int, action: Outbound, *, paid: bool = False) -> str | None:
         if isinstance(action, OutText):
-            return await self._send_text(chat_id, action)
+            return await self._send_text(chat_id, action, paid=paid)
         if isinstance(action, OutEdit):
             return await self._edit_text(chat_id, action)
         if isinstance(action, OutMedia):
-            return await self._send_media(chat_id, action)
+            return await self._send_media(chat_id, action, paid=paid)
         if isinstance(action, OutLocation):
-            sent = await self.bot.send_location(chat_id, action.location.latitude, action.location.longitude)
+            sent = await self.bot.send_location(
+                chat_id,
+                action.location.latitude,
+                action.location.longitude,
+                allow_paid_broadcast=paid or None,
+            )
             return str(sent.message_id)
         raise DeliveryError(f"unknown action {action!r}", permanent=True)
 
-    async def _send_text(self, chat_id: int, action: OutText, skip: int = 0) -> str:
+    async def _send_text(self, chat_id: int, action: OutText, skip: int = 0, *, paid: bool = False) -> str:
         parts = split_html(action.text, TEXT_LIMIT)
         reply_to = _platform_id(action.reply_to)
         sent_id = ""
@@ -232,7 +257,11 @@ class TelegramAdapter:
             )
             try:
                 sent = await self.bot.send_message(
-                    chat_id, parts[index], reply_markup=markup, reply_parameters=reply
+                    chat_id,
+                    parts[index],
+                    reply_markup=markup,
+                    reply_parameters=reply,
+                    allow_paid_broadcast=paid or None,
                 )
             except TelegramAPIError as error:
                 failure = delivery_error(error)
@@ -262,24 +291,37 @@ class TelegramAdapter:
         sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
         return str(sent.message_id)
 
-    async def _send_media(self, chat_id: int, action: OutMedia) -> str:
+    async def _send_media(self, chat_id: int, action: OutMedia, *, paid: bool = False) -> str:
         caption = split_html(action.caption, CAPTION_LIMIT)[0] if action.caption else None
         media = action.media
         kind = media.kind
         file: str | FSInputFile = media.file_id
-        if media.channel not in (None, Channel.TELEGRAM):  # a WhatsApp media id means nothing here
+        foreign = media.channel not in (None, Channel.TELEGRAM)  # a WhatsApp media id means nothing here
+        if foreign:
             path = await self._store().lookup(media)
-            file = FSInputFile(path, filename=path.name)
             if kind == "voice" and path.suffix.lower() not in VOICE_EXTENSIONS:
                 kind = "document"
+            reused = self.uploaded.get(media)
+            file = reused if reused is not None else FSInputFile(path, filename=path.name)
+        paid_broadcast = paid or None  # None: the parameter is left out
         if kind == "photo":
-            sent = await self.bot.send_photo(chat_id, file, caption=caption)
+            sent = await self.bot.send_photo(
+                chat_id, file, caption=caption, allow_paid_broadcast=paid_broadcast
+            )
         elif kind == "voice":
-            sent = await self.bot.send_voice(chat_id, file, caption=caption)
+            sent = await self.bot.send_voice(
+                chat_id, file, caption=caption, allow_paid_broadcast=paid_broadcast
+            )
         elif kind == "video":
-            sent = await self.bot.send_video(chat_id, file, caption=caption)
+            sent = await self.bot.send_video(
+                chat_id, file, caption=caption, allow_paid_broadcast=paid_broadcast
+            )
         else:
-            sent = await self.bot.send_document(chat_id, file, caption=caption)
+            sent = await self.bot.send_document(
+                chat_id, file, caption=caption, allow_paid_broadcast=paid_broadcast
+            )
+        if foreign and not isinstance(file, str):
+            self.uploaded.put(media, _sent_file_id(sent))
         return str(sent.message_id)
 
     def _store(self) -> MediaStore:
@@ -313,6 +355,16 @@ class TelegramAdapter:
         return await store.save(Channel.TELEGRAM, ref.file_id, content.getvalue(), suffix)
 
 
+def _sent_file_id(sent: Message) -> str | None:
+    """The file_id Telegram gave a file the bot uploaded (the largest size of a photo)."""
+    if sent.photo:
+        return sent.photo[-1].file_id
+    for part in (sent.voice, sent.video, sent.document, sent.audio):
+        if part is not None:
+            return part.file_id
+    return None
+
+
 def delivery_error(error: TelegramAPIError) -> DeliveryError:
     """A Bot API error as the outbox sender acts on it: wait, retry, move to the new chat, or give up."""
     if isinstance(error, TelegramMigrateToChat):  # before the others: the group became a supergroup
@@ -321,7 +373,11 @@ def delivery_error(error: TelegramAPIError) -> DeliveryError:
         return DeliveryError(str(error), retry_after=float(error.retry_after))
     if isinstance(error, TelegramServerError | TelegramNetworkError):
         return DeliveryError(str(error))
-    if isinstance(error, TelegramForbiddenError | TelegramNotFound | TelegramBadRequest):
+    if isinstance(error, TelegramForbiddenError):  # blocked by the user, deactivated, kicked
+        return DeliveryError(str(error), unreachable=True)
+    if isinstance(error, TelegramBadRequest) and any(gone in error.message.lower() for gone in CHAT_GONE):
+        return DeliveryError(str(error), unreachable=True)
+    if isinstance(error, TelegramNotFound | TelegramBadRequest):
         return DeliveryError(str(error), permanent=True)
     return DeliveryError(str(error))
 

@@ -23,7 +23,7 @@ from typing import Any
 from bot.channels.base import DeliveryError
 from bot.channels.whatsapp_client import GraphClient, MediaError
 from bot.channels.whatsapp_format import parse_webhook, render
-from bot.media_store import MediaStore, extension, mime_type
+from bot.media_store import MediaStore, UploadCache, extension, mime_type
 from handlers.messages import Channel, Inbound, InboundKind, MediaRef, Outbound, OutMedia
 from models.db import Database
 from models.queries import record_delivery
@@ -57,10 +57,18 @@ class WhatsAppAdapter:
         self.list_button_labels = dict(list_button_labels)
         self.location_hints = dict(location_hints)
         self.default_language = default_language
+        # another platform's file uploaded once → its WhatsApp media id, reused for a week (Meta keeps
+        # uploads 30 days): an announcement's photo is uploaded once, not once per recipient
+        self.uploaded = UploadCache(max_age=7 * 24 * 3600)
 
-    async def deliver(self, chat_id: str, action: Outbound, *, skip: int = 0) -> str | None:
-        """Send the action as one or more WhatsApp messages; the id of the last one."""
-        if isinstance(action, OutMedia) and action.media.channel not in (None, Channel.WHATSAPP):
+    async def deliver(
+        self, chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False
+    ) -> str | None:
+        """Send the action as one or more WhatsApp messages; the id of the last one (`paid`: no such
+        thing on WhatsApp, ignored)."""
+        foreign = isinstance(action, OutMedia) and action.media.channel not in (None, Channel.WHATSAPP)
+        if isinstance(action, OutMedia) and foreign:
+            original = action.media
             action = await self._uploaded(action)
         try:
             language = getattr(action, "language", None) or self.default_language
@@ -79,6 +87,8 @@ class WhatsAppAdapter:
                 message_id = await self.client.send(chat_id, bodies[index])
             except DeliveryError as error:
                 error.parts_sent = index
+                if foreign and index == 0:  # perhaps the upload we reused is gone: upload it next time
+                    self.uploaded.forget(original)
                 raise
         return message_id
 
@@ -114,8 +124,12 @@ class WhatsAppAdapter:
         return event.model_copy(update={"media": tuple(kept), "media_failed": len(kept) < len(event.media)})
 
     async def _uploaded(self, action: OutMedia) -> OutMedia:
-        """Another platform's file uploaded to WhatsApp: the same action, by the new media id."""
+        """Another platform's file uploaded to WhatsApp (once: then its media id is reused): the same
+        action, by the WhatsApp media id."""
         media = action.media
+        media_id = self.uploaded.get(media)
+        if media_id is not None:
+            return action.model_copy(update={"media": _on_whatsapp(media, media_id)})
         path = await self.fetch_foreign(media)
         try:
             data = await asyncio.to_thread(path.read_bytes)
@@ -123,7 +137,9 @@ class WhatsAppAdapter:
             raise DeliveryError(f"the stored file {path} cannot be read: {error}") from error
         media_id = await self.client.upload(data, mime_type(path, media.kind), path.name)
         log.info("%s %s %s uploaded to WhatsApp as %s", media.channel, media.kind, media.file_id, media_id)
-        uploaded = MediaRef(
-            kind=media.kind, file_id=media_id, unique_id=media.unique_id, channel=Channel.WHATSAPP
-        )
-        return action.model_copy(update={"media": uploaded})
+        self.uploaded.put(media, media_id)
+        return action.model_copy(update={"media": _on_whatsapp(media, media_id)})
+
+
+def _on_whatsapp(media: MediaRef, media_id: str) -> MediaRef:
+    return MediaRef(kind=media.kind, file_id=media_id, unique_id=media.unique_id, channel=Channel.WHATSAPP)
