@@ -35,6 +35,7 @@ from tests.test_intake_dialog import (
     test_restart_in_the_middle_resumes_where_the_citizen_was,
     tickets_in,
 )
+from tests.test_migrations import schema_drift
 from tests.test_sla_alerts import (
     test_one_reminder_per_threshold_then_escalations_each_once,
     test_waiting_for_the_citizen_pauses_the_clock,
@@ -193,6 +194,7 @@ async def test_migrations_create_every_table_and_run_again_harmlessly(postgres_u
         async with second.sessions() as session:
             [kept] = (await session.exec(select(Conversation))).all()
         assert kept.data == {"kept": True}
+        assert await schema_drift(second) == []  # and it is the schema the models describe
         await first.dispose()
         await second.dispose()
 
