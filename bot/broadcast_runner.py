@@ -52,18 +52,26 @@ class BroadcastRunner:
     tier: int = 250
     report_every: timedelta = REPORT_EVERY
     on_queued: Callable[[], None] = lambda: None
+    ahead: timedelta = rules.BACKLOG  # how much sending per channel is queued at a time
     caps: dict[str, int] = field(init=False)  # the trickle's bound per channel
     whatsapp: rules.WhatsAppLimits = field(init=False)
 
     def __post_init__(self) -> None:
-        self.caps = rules.backlog(self.rates)
+        self.caps = rules.backlog(self.rates, self.ahead)
         self.whatsapp = rules.WhatsAppLimits.of(self.deps.city.whatsapp, self.tier)
 
     @classmethod
     def from_settings(
         cls, db: Database, deps: Deps, settings: Settings, on_queued: Callable[[], None] = lambda: None
     ) -> BroadcastRunner:
-        return cls(db, deps, bulk_rates(settings), tier=settings.whatsapp_tier, on_queued=on_queued)
+        return cls(
+            db,
+            deps,
+            bulk_rates(settings),
+            tier=settings.whatsapp_tier,
+            on_queued=on_queued,
+            ahead=timedelta(seconds=settings.broadcast_ahead_seconds),
+        )
 
     async def run_once(self) -> int:
         """One round over every broadcast that needs work; the outbox rows it queued."""
@@ -168,7 +176,11 @@ class BroadcastRunner:
             last = broadcast.reported_at
             if last is not None and (final or as_utc(last) > now - self.report_every):
                 return 0
-            lang = self.deps.staff_language
+            # the admin's own language in their private chat, as the rest of the conversation
+            chosen = await q.chat_language(
+                session=session, channel=broadcast.report_channel, chat_id=broadcast.report_chat_id
+            )
+            lang = chosen or self.deps.staff_language
             text = rules.progress_text(
                 broadcast,
                 await self._progress(session, broadcast),

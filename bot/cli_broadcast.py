@@ -202,8 +202,8 @@ def send(
             raise _fail(str(error)) from error
         if broadcast.send_at is not None and broadcast.status == "scheduled":
             start = _local(city, broadcast.send_at)
-            return f"broadcast {broadcast.id} scheduled for {start} ({broadcast.total} recipients now)"
-        return f"broadcast {broadcast.id} queued for {broadcast.total} recipients; the running bot sends it"
+            return f"broadcast {broadcast.id} scheduled for {start} ({_recipients(broadcast.total)} now)"
+        return f"broadcast {broadcast.id} queued for {_recipients(broadcast.total)}; the running bot sends it"
 
     typer.echo(_with_db(queue))
 
@@ -325,3 +325,7 @@ def cancel(broadcast_id: Annotated[int, typer.Argument(help="the broadcast's id"
         return f"broadcast {broadcast_id} cancelled: {numbers.sent} sent, {numbers.withdrawn} not sent"
 
     typer.echo(_with_db(work))
+
+
+def _recipients(count: int) -> str:
+    return f"{count} recipient" if count == 1 else f"{count} recipients"

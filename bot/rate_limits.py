@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-FORGET_EVERY = timedelta(minutes=1)
+FORGET_EVERY = timedelta(minutes=1)  # how often the windows of chats gone quiet are dropped
 # the overall paces aim this much under the configured limit: sends are spaced exactly, but they reach
 # the platform a few milliseconds early or late, and a second holding one send too many earns a 429
-HEADROOM = 0.98  # how often the windows of chats gone quiet are dropped
+HEADROOM = 0.98
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,20 @@ class OutboxSender:
             return False
         self._wake.clear()  # what is queued from here on may not be in the rows read next
         async with self.db.sessions() as session:
-            rows = await pending_outbox(session=session, now=now, limit=BATCH, channels=channels)
+            batches = [
+                await pending_outbox(session=session, now=now, limit=BATCH, channels=[channel])
+                for channel in channels
+            ]
+        self._next_free = None
+        batches = [rows for rows in batches if rows]
+        if len(batches) == 1:
+            return await self._send_channel(batches[0])
+        # each channel at its own pace, side by side: an announcement to Telegram and WhatsApp
+        # citizens goes at both rates, not one after the other
+        return any(await asyncio.gather(*(self._send_channel(rows) for rows in batches)))
+
+    async def _send_channel(self, rows: list[OutboxMessage]) -> bool:
+        """Send one channel's due rows in order of urgency (several in flight when allowed)."""
         in_flight: set[asyncio.Task[bool]] = set()
         try:
             return await self._send_rows(rows, in_flight)
@@ -172,7 +185,6 @@ class OutboxSender:
     async def _send_rows(self, rows: list[OutboxMessage], in_flight: set[asyncio.Task[bool]]) -> bool:
         started = self.rate_clock.now()
         urgent_free_at: datetime | None = None  # when a more urgent row put off by its chat's rate may go
-        self._next_free = None
         progressed = False
         for row in rows:
             if row.channel in self._paused and self._paused[row.channel] > self.clock.now():

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # 24 hours (250 for a new number; 1000, 10000, 100000 as Meta raises it). Announcements keep to it.
     whatsapp_tier: int = Field(default=250, alias="WHATSAPP_TIER", ge=1)
     # how often the broadcast runner expands announcements and updates their progress messages
+    # how much sending per channel an announcement queues at a time (the rest waits in its cursor)
+    broadcast_ahead_seconds: float = Field(default=10.0, alias="CIVICBOT_BROADCAST_AHEAD_SECONDS", gt=0)
     broadcast_seconds: float = Field(default=2.0, alias="CIVICBOT_BROADCAST_SECONDS", gt=0)
     # sends in flight at once (to different chats); the rate limits still hold
     outbox_concurrency: int = Field(default=8, alias="CIVICBOT_OUTBOX_CONCURRENCY", ge=1, le=64)

@@ -12,12 +12,9 @@ from __future__ import annotations
 import html
 import re
 
+from handlers.messages import units
+
 SEPARATORS = ("\n\n", "\n", " ")
-
-
-def units(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units: an emoji counts two)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def split_text(text: str, limit: int) -> list[str]:

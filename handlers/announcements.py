@@ -20,6 +20,8 @@ async def on_button(turn: Turn, action: str) -> None:
         await opt_out(turn)
     elif action == "on":
         await opt_in(turn)
+    elif action == "preview":  # the 🔕 of an announcement's preview: nothing changes
+        turn.say("announcements.preview_button")
     else:
         turn.say("errors.stale_button")
 

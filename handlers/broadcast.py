@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from handlers.context import Turn, pairs
 from handlers.format import local_time
 from handlers.i18n import Safe, escape, normalise
-from handlers.messages import Button, InboundKind, MediaRef
+from handlers.messages import Button, InboundKind, MediaRef, Outbound, OutText, units
 from handlers.states import State
 from handlers.ticket_actions import is_admin
 from models.broadcasts import Broadcast, BroadcastStatus
@@ -43,19 +43,16 @@ from workflows.broadcasts import (
     Segment,
 )
 from workflows.clock import as_utc
+from workflows.reply_window import TEXT_PARAMETER_MAX, plain
 
 COMPOSE_VALID = timedelta(hours=12)  # a draft left this long lapses: later text is not taken as its part
 DRAFT = "broadcast"  # the draft's key in the conversation's data
 PROGRESS = CANCEL_PREFIX.split("|")[0]  # "bc|cancel|<id>" (the runner's), "bc|sure|<id>", "bc|keep|<id>"
 LANGUAGES = ("id", "en")  # the order texts are asked in
+PREVIEW_PAYLOAD = "an|preview"  # the 🔕 of a preview (handlers/announcements.py explains it)
 
 _CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 _DATE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{2}|\d{4}))?$")
-
-
-def units(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units: an emoji counts two)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 # --- the conversation -----------------------------------------------------------------------------
@@ -397,15 +394,11 @@ async def _preview(turn: Turn, draft: dict[str, Any], *, full: bool) -> None:
             else:
                 language = turn.t(f"broadcast_dialog.language.{lang}")
                 turn.say("broadcast_dialog.preview_language", lang_name=language)
-            turn.send(
-                broadcasts.message_for(
-                    unsaved,
-                    turn.deps.texts,
-                    lang,
-                    channel=turn.inbound.channel.value,
-                    citizen=not segment.officers,
-                )
+            channel = turn.inbound.channel.value
+            as_sent = broadcasts.message_for(
+                unsaved, turn.deps.texts, lang, channel=channel, citizen=not segment.officers
             )
+            turn.send(_inert(as_sent))
     if total == 0:
         turn.say(
             "broadcast_dialog.preview_empty", segment=_described(turn, segment), buttons=[[change], [cancel]]
@@ -424,6 +417,14 @@ async def _preview(turn: Turn, draft: dict[str, Any], *, full: bool) -> None:
         when=local_time(turn, send_at) if send_at else turn.t("broadcast_dialog.when_now"),
         buttons=[[turn.button("broadcast_dialog.send_button", "send"), cancel], [change]],
     )
+    if counts.get("whatsapp") and "broadcast" in turn.deps.city.whatsapp.templates:
+        # outside the 24-hour window WhatsApp takes only the approved template: its one parameter
+        # holds the words, not the photo, and at most TEXT_PARAMETER_MAX of them
+        too_long = any(
+            units(plain(text)) > TEXT_PARAMETER_MAX for text in (draft.get("texts") or {}).values()
+        )
+        if too_long or draft.get("photo"):
+            turn.say("broadcast_dialog.whatsapp_template_note", limit=TEXT_PARAMETER_MAX)
 
 
 def _channel_name(turn: Turn, channel: str) -> str:
@@ -577,3 +578,18 @@ def _example_time(turn: Turn) -> str:
 
 def _means(turn: Turn, kind: str, text: str) -> bool:
     return normalise(text) in turn.deps.texts.words(f"broadcast_dialog.words_{kind}")
+
+
+def _inert(shown: Outbound) -> Outbound:
+    """The preview's 🔕 looks as citizens will see it, but pressing it only explains (an admin trying it
+    must not opt themselves out of announcements)."""
+    if not isinstance(shown, OutText):
+        return shown
+    rows = tuple(
+        tuple(
+            b.model_copy(update={"payload": PREVIEW_PAYLOAD}) if b.payload == broadcasts.STOP_PAYLOAD else b
+            for b in row
+        )
+        for row in shown.buttons
+    )
+    return shown.model_copy(update={"buttons": rows})

@@ -193,3 +193,8 @@ def text_fields(text: str) -> dict[str, Any]:
         command = head.split("@", 1)[0].lower()
         return {"kind": InboundKind.COMMAND, "text": text, "command": command, "command_args": args.strip()}
     return {"kind": InboundKind.TEXT, "text": text}
+
+
+def units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji counts two)."""
+    return len(text.encode("utf-16-le")) // 2

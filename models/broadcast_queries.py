@@ -332,3 +332,9 @@ async def claim_report(
 async def recent_broadcasts(*, session: AsyncSession, limit: int) -> list[Broadcast]:
     query = select(Broadcast).order_by(col(Broadcast.id).desc()).limit(limit)
     return list(await session.exec(query))
+
+
+async def chat_language(*, session: AsyncSession, channel: str, chat_id: str) -> str | None:
+    """The language of whoever writes in this private chat (None: nobody known there)."""
+    query = select(Citizen.language).where(Citizen.channel == channel, Citizen.chat_id == chat_id)
+    return (await session.exec(query)).first()

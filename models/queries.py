@@ -122,10 +122,17 @@ async def record_outbox_sent(
     platform_message_id: str | None,
     sent_as: str | None = None,
 ) -> None:
-    """Sent; `sent_as` "template" when a WhatsApp template stood in for the message."""
+    """Sent; `sent_as` "template" when a WhatsApp template stood in for the message.
+
+    Also when its broadcast was cancelled while it was on its way (withdrawn, status cancelled): it
+    arrived, and the broadcast's report must count it as sent.
+    """
     await session.exec(
         update(OutboxMessage)
-        .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == OutboxStatus.PENDING)
+        .where(
+            col(OutboxMessage.id) == row_id,
+            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.CANCELLED]),
+        )
         .values(
             status=OutboxStatus.SENT,
             sent_at=now,

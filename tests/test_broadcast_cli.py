@@ -97,7 +97,7 @@ def test_a_scheduled_broadcast_is_listed_and_can_be_cancelled(cli: Invoke, cli_d
     )  # fmt: skip
     assert code == 0 and "broadcast 1 scheduled for 2026-11-24 08:00 WIB (2 recipients now)" in output
     code, output = cli("broadcast", "send", "--text-id", "Rapat", "--segment", "language:en", "--yes")
-    assert code == 0 and "broadcast 2 queued for 1 recipients" in output
+    assert code == 0 and "broadcast 2 queued for 1 recipient;" in output
     code, listing = cli("broadcast", "list")
     assert code == 0
     assert re.search(

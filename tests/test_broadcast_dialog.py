@@ -95,7 +95,9 @@ async def test_an_admin_composes_previews_and_sends_an_announcement(
     # each language as citizens will get it (the admin's words shown as typed, never as markup) ...
     assert "Air PDAM mati &lt;Senin&gt; 09.00–15.00 di Kota Barat." in shown
     assert "Water is off on &lt;Monday&gt;, 9 to 3." in shown
-    assert any(b.payload == "an|off" for b in buttons(preview))  # with the 🔕 button citizens get
+    bell = next(b for b in buttons(preview) if "🔕" in b.label)  # with the 🔕 button citizens get...
+    explained = await desk.press(ADMIN, ADMIN, bell.payload)  # ...which, pressed here, only explains
+    assert "pratinjau" in texts(explained)
     # ... and who receives it, by channel
     assert "Telegram: 4" in shown and "WhatsApp: 1" in shown and "Jumlah: 5" in shown
     assert await stored(db) == []  # nothing is stored before "Kirim"
@@ -150,6 +152,19 @@ async def test_a_scheduled_announcement_with_a_photo_to_one_language(
     assert broadcast.photo is not None and broadcast.photo["file_id"] == "poster-1"
     # the confirmation can stop it before it starts
     assert f"bc|cancel|{broadcast.id}" in [b.payload for b in buttons(confirmed)]
+
+
+async def test_the_preview_warns_what_whatsapp_citizens_outside_the_window_get(
+    desk: Desk, citizen: Callable[..., Dialog]
+) -> None:
+    await citizens(citizen)  # one of them on WhatsApp
+    await up_to_the_time(desk, "Pemadaman listrik bergilir besok. " * 30)  # over 700 characters
+    preview = await press(desk, "Sekarang")
+    assert "WhatsApp: 1" in preview and "dipotong setelah 700 karakter" in preview
+
+    await say(desk, "batal")
+    await up_to_the_time(desk, "Pemadaman listrik bergilir besok.")  # short, no photo: nothing to say
+    assert "dipotong" not in await press(desk, "Sekarang")
 
 
 async def test_officers_of_a_unit_as_the_segment(desk: Desk, db: Database) -> None:

@@ -91,7 +91,13 @@ async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
 async def test_an_announcement_reaches_everyone_once_across_a_kill_and_restart(
     api: FakeTelegramAPI, tmp_path: Path
 ) -> None:
-    env = bot_environment(api, tmp_path, CIVICBOT_BROADCAST_SECONDS="0.3", CIVICBOT_LOG_LEVEL="INFO")
+    env = bot_environment(
+        api,
+        tmp_path,
+        CIVICBOT_BROADCAST_SECONDS="0.3",
+        CIVICBOT_BROADCAST_AHEAD_SECONDS="0.3",  # a few recipients queued at a time: the kill comes midway
+        CIVICBOT_LOG_LEVEL="INFO",
+    )
     url = env["CIVICBOT_DATABASE_URL"]
     await citizens_in(url)
     code, output = await run_cli(
@@ -107,6 +113,11 @@ async def test_an_announcement_reaches_everyone_once_across_a_kill_and_restart(
         await process.stop(signal.SIGKILL)
         halfway = len(announced(api))
         assert halfway < CITIZENS - 1  # killed with work left
+        db = Database(url)
+        async with db.sessions() as session:
+            killed = (await session.exec(select(Broadcast))).one()
+        await db.dispose()
+        assert 0 < killed.queued < killed.total == CITIZENS - 1  # in the middle of queuing it, too
         process = BotProcess(env, tmp_path / "bot.log")
         await process.start()
         await wait_until(lambda: len(announced(api)) >= CITIZENS - 1)

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from bot.broadcast_runner import BroadcastRunner
 from bot.sender import OutboxSender
 from handlers.context import Deps
-from handlers.messages import Channel, MediaRef, OutEdit, OutMedia, OutText
+from handlers.messages import Channel, MediaRef, Outbound, OutEdit, OutMedia, OutText
 from models import (
     Broadcast,
     BroadcastStatus,
@@ -418,6 +418,49 @@ async def test_a_cancel_withdraws_what_is_queued_and_the_report_says_so(
     assert twice.value.code == "finished"
 
 
+async def test_a_window_about_to_close_takes_a_place_in_the_tier(
+    world: World, db: Database, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    await add_citizens(db, now, 1, channel="whatsapp", first=1)  # wrote days ago
+    await add_citizens(db, now, 1, channel="whatsapp", first=2, seen=timedelta(hours=23, minutes=30))
+    await add_citizens(db, now, 1, channel="whatsapp", first=3, seen=timedelta(hours=2))
+    world.runner = BroadcastRunner(db, world.deps, {"telegram": 100.0, "whatsapp": 100.0}, tier=1)
+    await world.broadcast(Segment(kind="channel", value="whatsapp"))
+    await world.round()
+    # w2's window closes in half an hour, so its copy may well go as a template: it needs a place
+    # like w1, and the one place went to w1 (first in line); w3, open for hours yet, costs nothing
+    assert set(per_chat(world.whatsapp)) == {"w1", "w3"}
+
+
+async def test_a_copy_on_its_way_when_the_broadcast_is_cancelled_counts_as_sent(
+    world: World, db: Database, clock: FrozenClock
+) -> None:
+    await add_citizens(db, clock.now(), 5)
+    broadcast_id = await world.broadcast(Segment(kind="everyone"), report=True)
+    delivered = world.telegram.deliver
+    cancelled: list[bool] = []
+
+    async def cancel_meanwhile(
+        chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False
+    ) -> str | None:
+        if not cancelled and chat_id != ADMIN:  # the admin presses stop while the first copy travels
+            cancelled.append(True)
+            async with db.transaction() as session:
+                await cancel_broadcast(session=session, broadcast_id=broadcast_id, by=ADMIN, now=clock.now())
+        return await delivered(chat_id, action, skip=skip, paid=paid)
+
+    world.telegram.deliver = cancel_meanwhile  # type: ignore[method-assign]
+    await world.round()
+    await world.round()
+    received = per_chat(world.telegram)
+    assert len(received) == 1  # that one arrived; the other four were withdrawn
+    statuses = Counter(r.status for r in await world.rows(broadcast_id))
+    assert statuses == {OutboxStatus.SENT: 1, OutboxStatus.CANCELLED: 4}  # the record says what happened
+    report = world.telegram.to(ADMIN)[-1].action
+    assert isinstance(report, OutText) and "Terkirim 1 dari 5" in report.text
+
+
 async def test_whatsapp_keeps_to_its_tier_and_carries_the_rest_to_the_next_window(
     world: World, db: Database, clock: FrozenClock
 ) -> None:
@@ -453,6 +496,29 @@ async def test_whatsapp_keeps_to_its_tier_and_carries_the_rest_to_the_next_windo
     final = world.telegram.to(ADMIN)[-1].action
     assert isinstance(final, OutText) and "selesai" in final.text
     assert "100 penerima menerimanya pada jendela 24 jam berikutnya" in final.text
+
+
+async def test_the_progress_is_in_the_admins_language(world: World, db: Database, clock: FrozenClock) -> None:
+    now = clock.now()
+    async with db.transaction() as session:  # the admin chats with the bot in English
+        session.add(
+            Citizen(
+                channel="telegram",
+                external_id=ADMIN,
+                chat_id=ADMIN,
+                language="en",
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
+    await add_citizens(db, now, 3)
+    await world.broadcast(Segment(kind="everyone"), report=True)
+    await world.round()
+    await world.round()
+    texts = [s.action.text for s in world.telegram.to(ADMIN) if isinstance(s.action, OutText | OutEdit)]
+    progress = [text for text in texts if "#" in text]  # (the admin, a citizen too, got the notice itself)
+    assert progress and all("Broadcast #" in text for text in progress)
+    assert "Sent 4 of 4" in progress[-1] and "Siaran" not in " ".join(progress)
 
 
 async def test_the_progress_is_one_message_edited_then_a_final_report(
@@ -505,6 +571,7 @@ async def test_what_cannot_be_sent_is_refused(world: World, db: Database, clock:
             ({}, None, "empty"),
             ({"fr": "Bonjour"}, None, "language"),
             ({"id": "x" * 1025}, photo, "too_long"),
+            ({"id": "📢" * 513}, photo, "too_long"),  # 513 emoji are 1,026 units as Telegram counts
             ({"id": "x" * 4097}, None, "too_long"),
             ({"id": "Rekaman"}, MediaRef(kind="voice", file_id="v"), "photo"),
         ]:

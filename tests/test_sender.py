@@ -716,3 +716,24 @@ async def test_several_sends_are_in_flight_at_once_each_chat_still_in_order(
     for chat in chats:
         assert slow.texts(chat) == [f"{chat}: satu", f"{chat}: dua", f"{chat}: tiga"]
     assert all(r.status == OutboxStatus.SENT and r.attempts == 1 for r in await rows(db))
+
+
+async def test_each_channel_goes_at_its_own_pace_side_by_side(db: Database, clock: FrozenClock) -> None:
+    sent: list[tuple[str, str]] = []
+    telegram, whatsapp = FakeChannel(sent), FakeChannel(sent)
+    whatsapp.channel = Channel.WHATSAPP
+    sender = OutboxSender(
+        db, {"telegram": telegram, "whatsapp": whatsapp}, clock, per_second=10, sleep=Pacer(clock)
+    )
+    await queue_bulk(db, clock, [str(9000 + n) for n in range(20)], "Pengumuman")
+    async with db.transaction() as session:
+        for n in range(20):
+            envelope = Envelope(
+                channel=Channel.WHATSAPP, chat_id=f"62811{n:05d}", action=OutText(text="Pengumuman")
+            )
+            enqueue(session=session, envelope=envelope, now=clock.now(), priority=Priority.BULK)
+    await drain(sender)
+    chats = [chat for chat, _ in sent]
+    assert len(chats) == 40
+    first_ten = chats[:10]  # the WhatsApp copies do not wait for the Telegram ones, queued first
+    assert any(c.startswith("62811") for c in first_ten) and any(c.startswith("9") for c in first_ten)

@@ -28,7 +28,16 @@ from sqlalchemy import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.i18n import Safe, Translator
-from handlers.messages import Button, Channel, MediaRef, Outbound, OutMedia, OutText, TemplateCall
+from handlers.messages import (
+    Button,
+    Channel,
+    MediaRef,
+    Outbound,
+    OutMedia,
+    OutText,
+    TemplateCall,
+    units,
+)
 from models import Broadcast, BroadcastStatus, Citizen, OutboxStatus
 from models import broadcast_queries as q
 from workflows.city_config import LANGUAGES, CityConfig, WhatsApp
@@ -43,6 +52,7 @@ CANCEL_PREFIX = "bc|cancel|"  # the progress message's cancel button: "bc|cancel
 TEXT_LIMIT = 4096  # Telegram's limit for a text, and
 CAPTION_LIMIT = 1024  # for a photo's caption
 TIER_PERIOD = timedelta(hours=24)  # WhatsApp's tiers count unique people per rolling 24 hours
+WINDOW_MARGIN = timedelta(hours=1)  # a window closing sooner than this is taken as closed
 BACKLOG = timedelta(seconds=10)  # the trickle: this much sending per channel is queued at a time
 STAFF_CURSOR = "staff"  # the cursor's key when the recipients are a unit's officers
 
@@ -187,9 +197,9 @@ async def create_broadcast(
         if language not in LANGUAGES:
             raise BroadcastError("language", f"{language!r} is not served; use one of {', '.join(LANGUAGES)}")
         limit = CAPTION_LIMIT if photo is not None else TEXT_LIMIT
-        if len(plain(text)) > limit:
+        if units(plain(text)) > limit:  # as Telegram counts: an emoji is two
             raise BroadcastError(
-                "too_long", f"the {language} text has {len(plain(text))} characters; at most {limit}"
+                "too_long", f"the {language} text has {units(plain(text))} characters; at most {limit}"
             )
     if photo is not None and photo.kind != "photo":
         raise BroadcastError("photo", "only a photo can go with an announcement")
@@ -294,9 +304,8 @@ def message_for(
     text = broadcast.texts[lang]
     if broadcast.photo is not None:
         hint = texts("broadcast.stop_hint", lang) if citizen else ""
-        caption = (
-            f"{text}\n\n{hint}" if hint and len(plain(text)) + len(plain(hint)) + 2 <= CAPTION_LIMIT else text
-        )
+        fits = units(plain(text)) + units(plain(hint)) + 2 <= CAPTION_LIMIT
+        caption = f"{text}\n\n{hint}" if hint and fits else text
         return OutMedia(media=MediaRef.model_validate(broadcast.photo), caption=caption)
     buttons: tuple[tuple[Button, ...], ...] = ()
     if citizen:
@@ -358,9 +367,9 @@ class WhatsAppLimits:
         return cls(tier=tier, window=config.window_length, template="broadcast" in config.templates)
 
 
-def backlog(rates: Mapping[str, float]) -> dict[str, int]:
-    """The trickle's bound per channel: ten seconds of sending at its rate (at least one row)."""
-    return {channel: max(1, math.ceil(rate * BACKLOG.total_seconds())) for channel, rate in rates.items()}
+def backlog(rates: Mapping[str, float], ahead: timedelta = BACKLOG) -> dict[str, int]:
+    """The trickle's bound per channel: `ahead` of sending at its rate (at least one row)."""
+    return {channel: max(1, math.ceil(rate * ahead.total_seconds())) for channel, rate in rates.items()}
 
 
 def parse_cursor(cursor: str | None) -> dict[str, int]:
@@ -500,7 +509,9 @@ async def _expand_whatsapp(
     assert lane.broadcast.id is not None
     since = lane.now - TIER_PERIOD
     free = limits.tier - await q.tier_used(session=session, since=since)
-    opened_after = lane.now - limits.window
+    # open for at least another hour: a window closing while the copy waits in the outbox or for a
+    # retry would make it a template, a conversation the tier did not make room for
+    opened_after = lane.now - limits.window + WINDOW_MARGIN
     channel_where = [*where, q.on_channel(lane.channel), q.no_row_yet(lane.broadcast.id)]
     citizens = await q.next_citizens(session=session, where=channel_where, after=lane.after, limit=room)
     counted = await q.tier_chats_among(session=session, since=since, chat_ids=[c.chat_id for c in citizens])
