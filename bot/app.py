@@ -65,30 +65,13 @@ class App:
         self.scheduler.add_job(
             self.housekeeping, "interval", hours=6, id="housekeeping", max_instances=1, coalesce=True
         )
-        self.scheduler.add_job(
-            self.sla_sweep,
-            "interval",
-            seconds=self.settings.sla_sweep_seconds,
-            id="sla-sweep",
-            max_instances=1,
-            coalesce=True,
+        periodic = (
+            (self.sla_sweep, self.settings.sla_sweep_seconds, "sla-sweep"),
+            (self.survey_sweep, self.settings.sla_sweep_seconds, "survey-sweep"),
+            (self.broadcast_round, self.settings.broadcast_seconds, "broadcasts"),
         )
-        self.scheduler.add_job(
-            self.survey_sweep,
-            "interval",
-            seconds=self.settings.sla_sweep_seconds,
-            id="survey-sweep",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.broadcast_round,
-            "interval",
-            seconds=self.settings.broadcast_seconds,
-            id="broadcasts",
-            max_instances=1,
-            coalesce=True,
-        )
+        for job, seconds, name in periodic:
+            self.scheduler.add_job(job, "interval", seconds=seconds, id=name, max_instances=1, coalesce=True)
         if self.city.digest.enabled:
             # checked every few minutes: the digest goes once its time has come on a working day,
             # by whichever instance gets there first (job_runs), also after a restart

@@ -254,24 +254,10 @@ def staff_invite(
     unit: Annotated[str, typer.Argument(help="the unit key")],
     supervisor: Annotated[bool, typer.Option(help="the code makes a unit head")] = False,
 ) -> None:
-    """Print a one-time invite code; the officer sends /join CODE to the bot."""
-    from models import Role
-    from workflows.city_config import parse_duration
-    from workflows.staff import create_invite
+    """Print a one-time invite code; the officer sends /join CODE to the bot (as `admin invite`)."""
+    from bot.cli_admin import invite
 
-    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
-        code = await create_invite(
-            session=session,
-            unit=_unit(city, unit),
-            role=Role.SUPERVISOR if supervisor else Role.OFFICER,
-            created_by="cli",
-            now=now,
-            valid=parse_duration(city.officers.invite_valid),
-        )
-        valid = city.officers.invite_valid
-        return f"{code}  (one use, valid {valid}; the officer sends /join {code} to the bot)"
-
-    typer.echo(_with_db(work))
+    invite(unit, supervisor)
 
 
 @units_cli.command("list")

@@ -65,18 +65,12 @@ async def ensure_admins(
     """
     listed = set(user_ids)
     for user_id in listed:
-        existing = await staff_by_user(session=session, channel=channel, user_id=user_id)
-        if existing is None or existing.role != Role.ADMIN:
-            await add_staff(
-                session=session,
-                channel=channel,
-                user_id=user_id,
-                role=Role.ADMIN,
-                unit=None,
-                now=now,
-                added_by=FROM_SETTINGS,
-            )
-        else:
+        made = await add_admin(
+            session=session, channel=channel, user_id=user_id, now=now, added_by=FROM_SETTINGS
+        )
+        if not made:  # an admin already: now one the settings name
+            existing = await staff_by_user(session=session, channel=channel, user_id=user_id)
+            assert existing is not None
             existing.added_by = FROM_SETTINGS
     for admin in await admins(session=session):
         if admin.channel == channel and admin.added_by == FROM_SETTINGS and admin.user_id not in listed:
