@@ -197,6 +197,15 @@ class BroadcastRunner:
                 role=report_role(broadcast_id),
             )
         if newest is not None and shown is None:
+            if final and newest.status == OutboxStatus.FAILED:  # the admin cannot be reached: give up
+                async with self.db.transaction() as session:
+                    await q.claim_report(
+                        session=session,
+                        broadcast_id=broadcast_id,
+                        statuses=q.FINAL,
+                        last_before=None,
+                        now=now,
+                    )
             return 0  # the first is not out yet: an edit needs its message id (the final one waits too)
         if (
             not final

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.broadcast_runner import BroadcastRunner
+from bot.channels.base import DeliveryError
 from bot.sender import OutboxSender
 from handlers.context import Deps
 from handlers.messages import Channel, MediaRef, Outbound, OutEdit, OutMedia, OutText
@@ -27,6 +28,7 @@ from models import (
     Ticket,
     TicketFollower,
 )
+from models.broadcast_queries import in_progress
 from models.db import Database
 from tests.desk import RecordingChannel
 from workflows.broadcasts import (
@@ -496,6 +498,29 @@ async def test_whatsapp_keeps_to_its_tier_and_carries_the_rest_to_the_next_windo
     final = world.telegram.to(ADMIN)[-1].action
     assert isinstance(final, OutText) and "selesai" in final.text
     assert "100 penerima menerimanya pada jendela 24 jam berikutnya" in final.text
+
+
+async def test_an_admin_who_cannot_be_reached_does_not_keep_the_broadcast_open(
+    world: World, db: Database, clock: FrozenClock
+) -> None:
+    await add_citizens(db, clock.now(), 3)
+    broadcast_id = await world.broadcast(Segment(kind="everyone"), report=True)
+    world.telegram.deliver = refusing_admin(world.telegram.deliver)  # type: ignore[method-assign]
+    for _ in range(3):
+        await world.round()
+    assert len(per_chat(world.telegram)) == 3  # the citizens got it all the same
+    assert (await world.get(broadcast_id)).status == BroadcastStatus.DONE
+    async with db.sessions() as session:
+        assert await in_progress(session=session) == []  # nothing left to recount every round
+
+
+def refusing_admin(deliver: Any) -> Any:
+    async def refuse(chat_id: str, action: Outbound, *, skip: int = 0, paid: bool = False) -> str | None:
+        if chat_id == ADMIN:
+            raise DeliveryError("Forbidden: bot was blocked by the user", permanent=True)
+        return str(await deliver(chat_id, action, skip=skip, paid=paid))
+
+    return refuse
 
 
 async def test_the_progress_is_in_the_admins_language(world: World, db: Database, clock: FrozenClock) -> None:
