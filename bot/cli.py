@@ -20,6 +20,7 @@ from locales import load_catalogues
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from models.db import Database
     from workflows.city_config import CityConfig
 
 T = TypeVar("T")
@@ -146,28 +147,36 @@ cli.add_typer(admin_cli, name="admin")  # bot/cli_admin.py: units, officers, adm
 cli.add_typer(broadcast_cli, name="broadcast")  # bot/cli_broadcast.py: announcements
 
 
-def _with_db(work: Callable[[AsyncSession, CityConfig, datetime], Awaitable[T]]) -> T:
-    """Run work in one transaction on the configured database and city."""
-    settings = _settings()
+def _with_database(work: Callable[[Database, CityConfig, datetime], Awaitable[T]]) -> T:
+    """Run work with the configured database itself (its own short sessions), the city and the time."""
     from bot.app import city_config_path
     from models.db import Database
     from workflows.city_config import load_city_config
-
-    city = load_city_config(city_config_path(settings), load_catalogues())
     from workflows.clock import FileClock, SystemClock
 
+    settings = _settings()
+    city = load_city_config(city_config_path(settings), load_catalogues())
     clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
     async def _run() -> T:
         db = Database(settings.database_url)
         await db.migrate()
         try:
-            async with db.transaction() as session:
-                return await work(session, city, clock.now())
+            return await work(db, city, clock.now())
         finally:
             await db.dispose()
 
     return asyncio.run(_run())
+
+
+def _with_db(work: Callable[[AsyncSession, CityConfig, datetime], Awaitable[T]]) -> T:
+    """Run work in one transaction on the configured database and city."""
+
+    async def in_one_transaction(db: Database, city: CityConfig, now: datetime) -> T:
+        async with db.transaction() as session:
+            return await work(session, city, now)
+
+    return _with_database(in_one_transaction)
 
 
 def _unit(city: CityConfig, unit: str) -> str:

@@ -8,7 +8,6 @@ come from the city configuration.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -447,26 +446,9 @@ def export_tickets(
 
 def _with_database(work: Callable[[Database, CityConfig, datetime], Awaitable[T]]) -> T:
     """Run work with the database itself (its own short sessions), the city and the time."""
-    from bot.app import city_config_path
-    from bot.cli import _settings
-    from locales import load_catalogues
-    from models.db import Database
-    from workflows.city_config import load_city_config
-    from workflows.clock import FileClock, SystemClock
+    from bot.cli import _with_database as run
 
-    settings = _settings()
-    city = load_city_config(city_config_path(settings), load_catalogues())
-    clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
-
-    async def _run() -> T:
-        db = Database(settings.database_url)
-        await db.migrate()
-        try:
-            return await work(db, city, clock.now())
-        finally:
-            await db.dispose()
-
-    return asyncio.run(_run())
+    return run(work)
 
 
 def _tickets_table() -> SqlTable:
