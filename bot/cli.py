@@ -321,15 +321,10 @@ def units_pause(
 
 @units_cli.command("resume")
 def units_resume(unit: Annotated[str, typer.Argument(help="the unit key")]) -> None:
-    """The unit receives its new tickets again."""
-    from workflows.staff import set_paused
+    """The unit receives its new tickets again (as `admin resume`)."""
+    from bot.cli_admin import resume
 
-    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
-        key = _unit(city, unit)
-        await set_paused(session=session, unit=key, paused=False, by="cli", now=now)
-        return f"{key} active again"
-
-    typer.echo(_with_db(work))
+    resume(unit)
 
 
 report_cli = typer.Typer(no_args_is_help=True, help="Reports: the public satisfaction index (SKM).")
