@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from handlers.context import Turn, pairs
 from handlers.format import local_time
 from handlers.i18n import Safe, escape, normalise
-from handlers.messages import Button, InboundKind, MediaRef, Outbound, OutText, units
+from handlers.messages import Button, InboundKind, MediaRef, Outbound, OutMedia, OutText, units
 from handlers.states import State
 from handlers.ticket_actions import is_admin
 from models.broadcasts import Broadcast, BroadcastStatus
@@ -583,7 +583,7 @@ def _means(turn: Turn, kind: str, text: str) -> bool:
 def _inert(shown: Outbound) -> Outbound:
     """The preview's 🔕 looks as citizens will see it, but pressing it only explains (an admin trying it
     must not opt themselves out of announcements)."""
-    if not isinstance(shown, OutText):
+    if not isinstance(shown, OutText | OutMedia):
         return shown
     rows = tuple(
         tuple(

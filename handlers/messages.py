@@ -109,11 +109,14 @@ class OutText(BaseModel):
 
 
 class OutMedia(BaseModel):
+    """A photo, voice note, document or video, optionally with a caption and choice buttons (rows)."""
+
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["media"] = "media"
     media: MediaRef
     caption: str = ""
+    buttons: tuple[tuple[Button, ...], ...] = ()
 
 
 class OutLocation(BaseModel):

@@ -57,7 +57,11 @@ async def press(desk: Desk, label: str) -> str:
 
 def buttons(sent: list[Sent]) -> list[Button]:
     return [
-        b for s in sent if isinstance(s.action, OutText | OutEdit) for row in s.action.buttons for b in row
+        b
+        for s in sent
+        if isinstance(s.action, OutText | OutEdit | OutMedia)
+        for row in s.action.buttons
+        for b in row
     ]
 
 
@@ -141,6 +145,10 @@ async def test_a_scheduled_announcement_with_a_photo_to_one_language(
     captions = [s.action.caption for s in preview if isinstance(s.action, OutMedia)]
     assert any("Free vaccination" in c for c in captions) and any("Vaksinasi" in c for c in captions)
     assert "24/11/2026 09:00 WIB" in shown and "Telegram: 1" in shown and "Jumlah: 1" in shown
+    # under the photo the 🔕 citizens get; pressed here it only explains, the admin stays subscribed
+    bell = next(b for b in buttons(preview) if "🔕" in b.label)
+    assert "pratinjau" in texts(await desk.press(ADMIN, ADMIN, bell.payload))
+    assert "✅ Kirim" in [b.label for b in buttons(preview)]
 
     confirmed = await desk.press_label(ADMIN, ADMIN, "Kirim")
     assert "dijadwalkan pada 24/11/2026 09:00 WIB" in texts(confirmed)

@@ -294,18 +294,29 @@ async def test_each_citizen_gets_their_language_the_photo_and_a_way_to_stop(
         "text": "Notice: no water tomorrow."
     }
 
-    # only one language written: everyone gets it; with a photo, the text is its caption
-    photo = MediaRef(kind="photo", file_id="AgPhoto1")
-    await world.broadcast(
-        Segment(kind="channel", value="telegram"), {"id": "Kerja bakti Minggu."}, photo=photo
-    )
+    # only one language written: everyone gets it; with a photo, the text is its caption and the
+    # 🔕 button sits under the photo as under a text (no line about how to stop in the caption)
+    photo = MediaRef(kind="photo", file_id="AgPhoto1", channel=Channel.TELEGRAM)
+    second = await world.broadcast(Segment(kind="everyone"), {"id": "Kerja bakti Minggu."}, photo=photo)
     world.telegram.sent.clear()
+    world.whatsapp.sent.clear()
     await world.round()
-    assert {s.chat_id for s in world.telegram.sent} == {"t1", "t2", "t5"}
-    for delivery in world.telegram.sent:
-        assert isinstance(delivery.action, OutMedia) and delivery.action.media.file_id == "AgPhoto1"
-        assert delivery.action.caption.startswith("Kerja bakti Minggu.")
-        assert "/berhenti_pengumuman" in delivery.action.caption
+    sent = {s.chat_id: s.action for s in world.telegram.sent + world.whatsapp.sent}
+    assert set(sent) == {"t1", "t2", "t5", "w1"}
+    for chat_id, action in sent.items():
+        assert isinstance(action, OutMedia) and action.media == photo
+        assert action.caption == "Kerja bakti Minggu."
+        [[bell]] = action.buttons
+        assert bell.payload == STOP_PAYLOAD
+        assert bell.label == ("🔕 Stop pengumuman" if chat_id == "w1" else "🔕 Berhenti terima pengumuman")
+    # outside the 24-hour window the same template stands in, its quick reply the same 🔕
+    wa_row = next(r for r in await world.rows(second) if r.channel == "whatsapp")
+    assert wa_row.template == {
+        "kind": "broadcast",
+        "language": "id",
+        "params": {"text": "Kerja bakti Minggu."},
+        "quick_replies": [STOP_PAYLOAD],
+    }
 
 
 async def test_officers_of_a_unit_get_it_in_their_private_chats(

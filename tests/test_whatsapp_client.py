@@ -199,6 +199,21 @@ async def test_the_fake_validates_like_meta(api: FakeGraphAPI, client: GraphClie
         await client.send(CITIZEN, {"type": "text", "text": {"body": "x" * 4097}})
     assert caught.value.permanent and caught.value.code == 131009
 
+    # an image may head reply buttons, never a list; a media header needs its id or link
+    image = {"type": "image", "image": {"id": "1013859600285441"}}
+    bell = {"buttons": [{"type": "reply", "reply": {"id": "an|off", "title": "🔕 Stop pengumuman"}}]}
+    headed = {"type": "button", "header": image, "body": {"text": "Kerja bakti"}, "action": bell}
+    await client.send(CITIZEN, {"type": "interactive", "interactive": headed})
+    assert api.sent_to(CITIZEN)[-1].body["interactive"]["header"] == image
+    rows = {"button": "Pilih", "sections": [{"rows": [{"id": "a", "title": "A"}]}]}
+    for refused in (
+        {**headed, "type": "list", "action": rows},
+        {**headed, "header": {"type": "image", "image": {}}},
+    ):
+        with pytest.raises(GraphDeliveryError) as caught:
+            await client.send(CITIZEN, {"type": "interactive", "interactive": refused})
+        assert caught.value.permanent and caught.value.code == 131009
+
     async with make_client(api, phone_number_id="999") as wrong:
         with pytest.raises(GraphDeliveryError) as caught:
             await wrong.send(CITIZEN, TEXT)

@@ -394,6 +394,66 @@ def test_a_long_caption_continues_as_text() -> None:
     assert units(messages[0]["image"]["caption"]) <= 1024
 
 
+BELL = ((Button(label="🔕 Stop pengumuman", payload="an|off"),),)
+
+
+def test_a_photo_with_buttons_is_one_message_the_photo_heading_them_the_caption_their_body() -> None:
+    action = OutMedia(
+        media=MediaRef(kind="photo", file_id="1013859600285441"),
+        caption="Kerja bakti <b>Minggu</b>",
+        buttons=BELL,
+    )
+    assert out(action) == [
+        {
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "header": {"type": "image", "image": {"id": "1013859600285441"}},
+                "body": {"text": "Kerja bakti *Minggu*"},
+                "action": {
+                    "buttons": [{"type": "reply", "reply": {"id": "an|off", "title": "🔕 Stop pengumuman"}}]
+                },
+            },
+        }
+    ]
+    document = OutMedia(
+        media=MediaRef(kind="document", file_id="https://example.org/rekap.pdf"),
+        caption="Rekap",
+        buttons=BELL,
+    )
+    [message] = out(document)
+    assert message["interactive"]["header"] == {
+        "type": "document",
+        "document": {"link": "https://example.org/rekap.pdf"},
+    }
+
+
+def test_media_with_buttons_that_cannot_head_them_goes_first_and_the_buttons_follow() -> None:
+    photo = MediaRef(kind="photo", file_id="77")
+    bare = {"type": "image", "image": {"id": "77"}}
+    # no caption: a body is required, so the photo goes alone and the button under "…"
+    messages = out(OutMedia(media=photo, buttons=BELL))
+    assert [m["type"] for m in messages] == ["image", "interactive"]
+    assert messages[0] == bare and messages[1]["interactive"]["body"] == {"text": "…"}
+    assert "header" not in messages[1]["interactive"]
+    # more choices than reply buttons take: a list, which takes no media header
+    many = (tuple(Button(label=f"Pilihan {n}", payload=f"c|{n}") for n in range(4)),)
+    messages = out(OutMedia(media=photo, caption="Pilih satu", buttons=many))
+    assert messages[0] == bare
+    assert messages[1]["interactive"]["type"] == "list" and "header" not in messages[1]["interactive"]
+    assert messages[1]["interactive"]["body"] == {"text": "Pilih satu"}
+    # a caption longer than one body: the photo, the caption's start as text, its end above the button
+    messages = out(OutMedia(media=photo, caption="kata " * 400, buttons=BELL))
+    assert [m["type"] for m in messages] == ["image", "text", "interactive"]
+    assert messages[0] == bare and units(messages[2]["interactive"]["body"]["text"]) <= 1024
+    # audio heads nothing: the voice note, then its caption with the button
+    messages = out(
+        OutMedia(media=MediaRef(kind="voice", file_id="55512"), caption="Pesan suara", buttons=BELL)
+    )
+    assert messages[0] == {"type": "audio", "audio": {"id": "55512"}}
+    assert messages[1]["interactive"]["body"] == {"text": "Pesan suara"}
+
+
 def test_another_platforms_file_id_cannot_be_sent() -> None:
     with pytest.raises(ValueError, match="not a WhatsApp media id"):
         out(OutMedia(media=MediaRef(kind="photo", file_id="AgACAgIAAxkBAAIBZ2X")))

@@ -299,19 +299,16 @@ def language_for(broadcast: Broadcast, language: str | None) -> str:
 def message_for(
     broadcast: Broadcast, texts: Translator, lang: str, *, channel: str, citizen: bool
 ) -> Outbound:
-    """The announcement as the recipient sees it: the text with the 🔕 button (citizens only), or the
-    photo with the text as its caption (a caption carries no button: a line says how to stop)."""
+    """The announcement as the recipient sees it: the text, or the photo with the text as its caption,
+    with the 🔕 button under it (citizens only)."""
     text = broadcast.texts[lang]
-    if broadcast.photo is not None:
-        hint = texts("broadcast.stop_hint", lang) if citizen else ""
-        fits = units(plain(text)) + units(plain(hint)) + 2 <= CAPTION_LIMIT
-        caption = f"{text}\n\n{hint}" if hint and fits else text
-        return OutMedia(media=MediaRef.model_validate(broadcast.photo), caption=caption)
     buttons: tuple[tuple[Button, ...], ...] = ()
     if citizen:
         variant = f"broadcast.stop_button@{channel}"
         key = variant if texts.has(variant) else "broadcast.stop_button"
         buttons = ((Button(label=texts.plain(key, lang), payload=STOP_PAYLOAD),),)
+    if broadcast.photo is not None:
+        return OutMedia(media=MediaRef.model_validate(broadcast.photo), caption=text, buttons=buttons)
     return OutText(text=text, buttons=buttons, language=lang)
 
 
@@ -320,7 +317,7 @@ def _template(action: Outbound, lang: str) -> TemplateCall:
     text = (
         action.text if isinstance(action, OutText) else action.caption if isinstance(action, OutMedia) else ""
     )
-    buttons = action.buttons if isinstance(action, OutText) else ()
+    buttons = action.buttons if isinstance(action, OutText | OutMedia) else ()
     return TemplateCall(
         kind="broadcast",
         language=lang,

@@ -61,12 +61,13 @@ class ConsoleAdapter:
             self._show_buttons(action)
         elif isinstance(action, OutMedia):
             self._print(f"[{action.media.kind}: {action.media.file_id}] {render(action.caption)}")
+            self._show_buttons(action)
         elif isinstance(action, OutLocation):
             self._print(f"[📍 {action.location.latitude:.5f}, {action.location.longitude:.5f}]")
         return f"{self._session}-{self._count}"
 
-    def _show_buttons(self, action: OutText) -> None:
-        if action.request_location:
+    def _show_buttons(self, action: OutText | OutMedia) -> None:
+        if isinstance(action, OutText) and action.request_location:
             self._buttons = [action.request_location]
             self._location_choice = 1
             if action.skip_label:

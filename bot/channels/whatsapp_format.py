@@ -33,6 +33,11 @@ A button's id is its payload; a press comes back as an Inbound BUTTON with that 
 interactive body is limited to 1024: a longer text is sent first as plain text messages (split
 at 4096 with :func:`bot.text_split.split_html`) and its last ≤1024 part becomes the body.
 
+An OutMedia with buttons (an announcement's photo and its 🔕) is one reply-button message with
+the image (video, document) as its header and the caption as its body. WhatsApp requires the
+body and allows no media header on a list, so without a caption, for audio, or for choices that
+need a list, the bare media goes first and its caption follows with the choices as above.
+
 Location requests. Telegram's "share my location" keyboard has no WhatsApp equivalent that can
 sit beside other buttons, so ``request_location`` becomes the text plus ``location_hint`` (a
 catalogue text telling how to share a location in WhatsApp). ``skip_label`` becomes a reply button
@@ -130,7 +135,7 @@ def render(action: Outbound, *, list_button_label: str, location_hint: str) -> l
         # WhatsApp cannot edit a message: the new text (with its buttons) is sent anew.
         return _render_text(OutText(text=action.text, buttons=action.buttons), list_button_label, "")
     if isinstance(action, OutMedia):
-        return _render_media(action)
+        return _render_media(action, list_button_label)
     if isinstance(action, OutTemplate):
         return [_render_template(action)]
     if isinstance(action, OutLocation):
@@ -453,9 +458,10 @@ def _distinct_titles(labels: Sequence[str], limit: int) -> list[str]:
 # --- media ------------------------------------------------------------------------------------
 
 _MEDIA_TYPES = {"photo": "image", "voice": "audio", "document": "document", "video": "video"}
+_HEADER_TYPES = frozenset({"image", "video", "document"})  # what may head an interactive message
 
 
-def _render_media(action: OutMedia) -> list[dict[str, Any]]:
+def _render_media(action: OutMedia, list_button_label: str) -> list[dict[str, Any]]:
     media = action.media
     if media.channel not in (None, Channel.WHATSAPP):  # the adapter uploads it and sends the new id
         raise ValueError(f"a {media.channel} file must be uploaded to WhatsApp first: {media.file_id!r}")
@@ -468,10 +474,33 @@ def _render_media(action: OutMedia) -> list[dict[str, Any]]:
     else:
         raise ValueError(f"not a WhatsApp media id or URL: {media.file_id!r}")
     captions = _converted(_html_pieces(action.caption, CAPTION_LIMIT)) if action.caption else []
+    choices = _choices(action.buttons)
+    if choices:
+        return _media_with_choices(kind, content, captions, choices, action.caption, list_button_label)
     rest = captions
     if captions and kind != "audio":  # audio takes no caption: the text follows it
         content["caption"], rest = captions[0], captions[1:]
     return [{"type": kind, kind: content}, *(_text_message(text) for text in rest)]
+
+
+def _media_with_choices(
+    kind: str,
+    content: dict[str, Any],
+    captions: list[str],
+    choices: list[_Choice],
+    caption: str,
+    list_button_label: str,
+) -> list[dict[str, Any]]:
+    """Media with buttons: one message, the media heading reply buttons with the caption as their body,
+    when the caption fits one body and the choices fit reply buttons. Otherwise (no caption for the
+    required body, audio, a list's worth of choices, a longer caption) the bare media, then the
+    caption with the choices as a text has them."""
+    followed = _with_choices(caption, choices, list_button_label)
+    single = followed[0]["interactive"] if len(followed) == 1 else None
+    if kind in _HEADER_TYPES and len(captions) == 1 and single is not None and single["type"] == "button":
+        single["header"] = {"type": kind, kind: content}
+        return followed
+    return [{"type": kind, kind: content}, *followed]
 
 
 # --- HTML subset → WhatsApp markup -------------------------------------------------------------

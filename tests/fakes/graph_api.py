@@ -882,6 +882,8 @@ def _validate_interactive(content: JSON) -> None:
     action = content.get("action")
     if not isinstance(action, dict):
         raise GraphFault(100, message="(#100) The parameter interactive['action'] is required.", details="")
+    if "header" in content:
+        _validate_header(content["header"], content.get("type"))
     if content.get("type") == "button":
         buttons = action.get("buttons")
         if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
@@ -910,6 +912,20 @@ def _validate_interactive(content: JSON) -> None:
         raise GraphFault(
             100, message="(#100) Invalid parameter", details=f"interactive type {content.get('type')!r}"
         )
+
+
+def _validate_header(header: Any, interactive_type: Any) -> None:
+    """Reply buttons take a text, image, video or document header; a list only a text one."""
+    kind = header.get("type") if isinstance(header, dict) else None
+    allowed = ("text",) if interactive_type == "list" else ("text", "image", "video", "document")
+    if kind not in allowed:
+        raise GraphFault(131009, details=f"interactive {interactive_type} header type {kind!r}")
+    if kind == "text":
+        _check_text(header.get("text"), 60, "interactive.header.text")
+        return
+    media = header.get(kind)
+    if not isinstance(media, dict) or not (media.get("id") or media.get("link")):
+        raise GraphFault(131009, details=f"interactive.header.{kind}: id or link")
 
 
 def _check_text(value: Any, limit: int, what: str) -> None:
