@@ -279,7 +279,7 @@ def units_list() -> None:
     from workflows.staff import group_of, paused_units
 
     async def work(session: AsyncSession, city: CityConfig, now: datetime) -> list[str]:
-        paused = await paused_units(session=session)
+        paused = await paused_units(session=session, now=now)
         counts = dict(
             (
                 await session.exec(
@@ -307,16 +307,16 @@ def units_list() -> None:
 def units_pause(
     unit: Annotated[str, typer.Argument(help="the unit key")],
     reason: Annotated[str, typer.Option(help="why (holiday, outage)")] = "",
+    until: Annotated[
+        str | None,
+        typer.Option(help="the pause's last day (YYYY-MM-DD): it ends by itself at 00:00 the next day"),
+    ] = None,
 ) -> None:
-    """New tickets of the unit go to its fallback until it is resumed."""
-    from workflows.staff import set_paused
+    """New tickets of the unit go to its fallback until it is resumed or the --until day is over
+    (as `admin pause`)."""
+    from bot.cli_admin import pause
 
-    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
-        key = _unit(city, unit)
-        await set_paused(session=session, unit=key, paused=True, by="cli", now=now, reason=reason)
-        return f"{key} paused; new tickets go to {city.units[key].fallback or city.triage_unit}"
-
-    typer.echo(_with_db(work))
+    pause(unit, reason, until)
 
 
 @units_cli.command("resume")

@@ -86,7 +86,7 @@ def units() -> None:
     from workflows import staff as staff_rules
 
     async def work(session: AsyncSession, city: CityConfig, now: datetime) -> Table:
-        paused = await staff_rules.paused_units(session=session)
+        paused = await staff_rules.paused_units(session=session, now=now)
         open_counts = await staff_rules.open_ticket_counts(session=session)
         officers: dict[str | None, int] = {}
         for person in await staff_rules.active_staff(session=session):
@@ -112,7 +112,8 @@ def _paused_text(city: CityConfig, state: Any) -> str:
     if state is None:
         return "no"
     reason = f": {state.paused_reason}" if state.paused_reason else ""
-    return f"since {_local(city, state.paused_at)}{reason}"
+    until = f" until {_local(city, state.paused_until)}" if state.paused_until is not None else ""
+    return f"since {_local(city, state.paused_at)}{until}{reason}"
 
 
 @admin_cli.command("officers")
@@ -182,25 +183,27 @@ def pause(
     unit: Annotated[str, typer.Argument(help="the unit key")],
     reason: Annotated[str, typer.Option(help="why (holiday, outage)")] = "",
     until: Annotated[
-        str | None, typer.Option(help="the day it should end (YYYY-MM-DD), recorded with the reason")
+        str | None,
+        typer.Option(help="the pause's last day (YYYY-MM-DD): it ends by itself at 00:00 the next day"),
     ] = None,
 ) -> None:
-    """New tickets of the unit go to its fallback until it is resumed."""
-    from workflows.staff import set_paused
+    """New tickets of the unit go to its fallback until it is resumed, or until the --until day is over."""
+    from workflows.staff import pause_end, set_paused
 
     end = _day(until) if until else None
 
     async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
         key = _unit(city, unit)
-        if end is not None and end <= now.astimezone(ZoneInfo(city.city.timezone)).date():
-            typer.echo(f"--until {end} is not in the future", err=True)
+        zone = city.city.timezone
+        if end is not None and end < now.astimezone(ZoneInfo(zone)).date():
+            typer.echo(f"--until {end} has passed", err=True)
             raise typer.Exit(2)
-        why = " ".join(part for part in (reason, f"until {end}" if end else "") if part)
-        await set_paused(session=session, unit=key, paused=True, by="cli", now=now, reason=why)
+        ends = pause_end(end, zone) if end is not None else None
+        await set_paused(session=session, unit=key, paused=True, by="cli", now=now, reason=reason, until=ends)
         fallback = city.units[key].fallback or city.triage_unit
         told = f"{key} paused; new tickets go to {fallback}"
         if end is not None:
-            told += f"\nit is not resumed by itself: run `civicbot admin resume {key}` on {end}"
+            told += f"\nuntil the end of {end}: it resumes by itself at {_local(city, ends)}"
         return told
 
     typer.echo(_with_db(work))

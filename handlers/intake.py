@@ -565,7 +565,7 @@ async def submit(turn: Turn, draft: Draft) -> None:
         city, turn.deps.areas, latitude=draft.latitude, longitude=draft.longitude, address=draft.address
     )
     area = area or draft.area
-    paused = await staff_rules.paused_units(session=turn.session)
+    paused = await staff_rules.paused_units(session=turn.session, now=now)
     route = routing.route(city, category=draft.category or "", area=area, outside=outside, paused=paused)
     ticket = await tickets.submit(
         session=turn.session,

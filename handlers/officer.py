@@ -14,13 +14,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers import admin, broadcast, ticket_actions
+from handlers import admin, broadcast, ticket_actions, unit_resume
 from handlers.context import Desk, Turn
 from handlers.format import city_time
 from handlers.i18n import Safe, Translator
 from handlers.messages import Button, InboundKind, MediaRef, OutText
 from handlers.states import State
-from models import Conversation, Role, Staff, Ticket
+from models import Conversation, Role, Staff, Ticket, UnitState
 from models.queries import conversation_for_update, ticket_for_message
 from workflows import lifecycle
 from workflows import staff as staff_rules
@@ -106,7 +106,7 @@ def _cancel(desk: Desk, step: int) -> Button:
 async def transfer_prompt(desk: Desk, ticket: Ticket, step: int) -> OutText:
     """The units to transfer to: every other one that is not paused."""
     lang = desk.deps.staff_language
-    paused = await staff_rules.paused_units(session=desk.session)
+    paused = await staff_rules.paused_units(session=desk.session, now=desk.now)
     units = [key for key in desk.deps.city.units if key != ticket.unit and key not in paused]
     buttons = [Button(label=desk.deps.city.units[key].short, payload=f"{step}|unit:{key}") for key in units]
     rows = (*tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)), (_cancel(desk, step),))
@@ -415,7 +415,7 @@ async def invite(turn: Turn, args: str) -> None:
 
 async def units(turn: Turn) -> None:
     lines = []
-    paused = await staff_rules.paused_units(session=turn.session)
+    paused = await staff_rules.paused_units(session=turn.session, now=turn.desk.now)
     for key, unit in turn.deps.city.units.items():
         group = await staff_rules.group_of(session=turn.session, unit=key)
         lines.append(
@@ -424,20 +424,36 @@ async def units(turn: Turn) -> None:
                 unit_key=key,
                 name=unit.short,
                 group=group.chat_title or group.chat_id if group else turn.t("officer.no_group"),
-                paused=Safe(turn.t("officer.paused_mark") if key in paused else ""),
+                paused=Safe(await _paused_mark(turn, key) if key in paused else ""),
                 open=await ticket_actions.count_open(turn.desk, key),
             )
         )
     turn.say("officer.units", lines=Safe("\n".join(lines)))
 
 
+async def _paused_mark(turn: Turn, unit: str) -> str:
+    state = await turn.session.get(UnitState, unit)
+    if state is None or state.paused_until is None:
+        return turn.t("officer.paused_mark")
+    last = staff_rules.last_paused_day(state.paused_until, turn.deps.city.city.timezone)
+    return turn.t("unit_pause.paused_mark", day=unit_resume.day_words(turn.deps.texts, turn.lang, last))
+
+
 async def pause(turn: Turn, args: str, *, paused: bool) -> None:
+    """/jeda UNIT [DAY] [reason]: with a day, the pause ends by itself after it (handlers/unit_resume.py)."""
     unit, _, reason = args.strip().partition(" ")
     city = turn.deps.city
     if unit.lower() not in city.units:
-        turn.say("officer.pause_usage", units=", ".join(city.units))
+        turn.say("unit_pause.usage", units=", ".join(city.units))
         return
     assert turn.staff is not None
+    first, _, rest = reason.strip().partition(" ")
+    last_day = unit_resume.parse_day(first) if paused else None
+    if last_day is not None:
+        reason = rest
+        if last_day < unit_resume.local_day(turn.desk.now, city.city.timezone):
+            turn.say("unit_pause.past_day", day=unit_resume.day_words(turn.deps.texts, turn.lang, last_day))
+            return
     await staff_rules.set_paused(
         session=turn.session,
         unit=unit.lower(),
@@ -445,14 +461,19 @@ async def pause(turn: Turn, args: str, *, paused: bool) -> None:
         by=str(turn.staff.id),
         now=turn.desk.now,
         reason=reason,
+        until=staff_rules.pause_end(last_day, city.city.timezone) if last_day else None,
     )
     fallback = city.units[unit.lower()].fallback or city.triage_unit
     key = "officer.paused" if paused else "officer.resumed"
-    turn.say(
+    told = turn.t(
         key,
         unit=city.units[unit.lower()].name.get(turn.lang),
         fallback=city.units[fallback].name.get(turn.lang),
     )
+    if last_day is not None:
+        day = unit_resume.day_words(turn.deps.texts, turn.lang, last_day)
+        told += "\n" + turn.t("unit_pause.until_note", day=day)
+    turn.send(OutText(text=told))
 
 
 async def approve_link(turn: Turn, value: str) -> None:

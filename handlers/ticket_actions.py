@@ -166,7 +166,7 @@ async def perform(
         lifecycle.check(ticket, action, actor, note)  # a refusal for another reason comes first
         raise lifecycle.Refused("refused.proof_required")
     if action == Action.TRANSFER and to_unit is not None:
-        paused = await staff_rules.paused_units(session=desk.session)
+        paused = await staff_rules.paused_units(session=desk.session, now=desk.now)
         if to_unit in paused:
             raise lifecycle.Refused("refused.unit_paused", unit=city.units[to_unit].short)
     change = await lifecycle.apply(

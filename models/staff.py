@@ -46,7 +46,7 @@ class InviteCode(SQLModel, table=True):
 
 
 class UnitState(SQLModel, table=True):
-    """What changes about a unit at run time: its group chat and whether it is paused."""
+    """What changes about a unit at run time: its group chat and whether it is paused (and until when)."""
 
     __tablename__ = "unit_states"
 
@@ -60,6 +60,8 @@ class UnitState(SQLModel, table=True):
     paused_reason: str | None = Field(default=None, max_length=200)
     paused_by: str | None = Field(default=None, max_length=64)
     paused_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    # the pause ends by itself then (unit_resume sweep); None: until someone resumes the unit
+    paused_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
 
 
 class LinkRequest(SQLModel, table=True):

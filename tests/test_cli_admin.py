@@ -93,13 +93,27 @@ def test_units_table_shows_group_pause_officers_and_open_tickets(cli_run: Invoke
     assert re.search(r"^dpupr\s+active", cli_run("units", "list")[1], re.MULTILINE)
 
 
-def test_pause_until_a_day_says_it_must_be_resumed_then(cli_run: Invoke) -> None:
-    code, output = cli_run("admin", "pause", "dlh", "--until", "2026-12-01")
+def test_pause_until_a_day_lasts_through_that_day_then_ends_by_itself(
+    cli_run: Invoke, tmp_path: Path
+) -> None:
+    code, output = cli_run("admin", "pause", "dlh", "--until", "2026-12-01", "--reason", "cuti bersama")
     assert code == 0 and "dlh paused; new tickets go to triase" in output
-    assert "civicbot admin resume dlh` on 2026-12-01" in output
-    assert row(cli_run("admin", "units")[1], "dlh")[3].endswith(": until 2026-12-01")
-    assert cli_run("admin", "pause", "dlh", "--until", "2026-11-25")[0] == 2  # today is not ahead
+    assert "until the end of 2026-12-01: it resumes by itself at 2026-12-02 00:00 WIB" in output
+    assert (
+        row(cli_run("admin", "units")[1], "dlh")[3]
+        == "since 2026-11-25 09:00 WIB until 2026-12-02 00:00 WIB: cuti bersama"
+    )
+    assert cli_run("admin", "pause", "dlh", "--until", "2026-11-24")[0] == 2  # yesterday
     assert cli_run("admin", "pause", "dlh", "--until", "besok")[0] == 2
+    # the older command takes --until as well; today means through tonight
+    code, output = cli_run("units", "pause", "dpupr", "--until", "2026-11-25")
+    assert code == 0 and "it resumes by itself at 2026-11-26 00:00 WIB" in output
+    assert re.search(r"^dpupr\s+PAUSED", cli_run("units", "list")[1], re.MULTILINE)
+    # past midnight the pause no longer counts, whether or not the bot's sweep has run yet
+    (tmp_path / "clock.txt").write_text((NOW + timedelta(hours=15)).isoformat())  # Thursday 00:00 WIB
+    assert row(cli_run("admin", "units")[1], "dpupr")[3] == "no"
+    assert re.search(r"^dpupr\s+active", cli_run("units", "list")[1], re.MULTILINE)
+    assert row(cli_run("admin", "units")[1], "dlh")[3].startswith("since 2026-11-25 09:00 WIB until")
 
 
 def test_officers_table_lists_staff_and_open_invite_counts_without_codes(cli_run: Invoke) -> None:

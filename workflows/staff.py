@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Collection, Iterable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -294,20 +296,74 @@ async def follow_chat_migration(
     return bool(states)
 
 
-async def paused_units(*, session: AsyncSession) -> set[str]:
-    query = select(UnitState.unit).where(col(UnitState.paused))
+async def paused_units(*, session: AsyncSession, now: datetime) -> set[str]:
+    """The units paused at `now`: a pause whose end has passed no longer counts, even before the
+    sweep (handlers/unit_resume.py) has resumed the unit."""
+    query = select(UnitState.unit).where(
+        col(UnitState.paused),
+        or_(col(UnitState.paused_until).is_(None), col(UnitState.paused_until) > now),
+    )
     return set((await session.exec(query)).all())
 
 
 async def set_paused(
-    *, session: AsyncSession, unit: str, paused: bool, by: str, now: datetime, reason: str | None = None
+    *,
+    session: AsyncSession,
+    unit: str,
+    paused: bool,
+    by: str,
+    now: datetime,
+    reason: str | None = None,
+    until: datetime | None = None,
 ) -> None:
+    """Pause a unit (until a moment, or until resumed) or resume it; who did it is recorded."""
     state = await unit_state(session=session, unit=unit)
     state.paused = paused
     state.paused_by = by
     state.paused_at = now if paused else None
     state.paused_reason = (reason or "")[:200] or None if paused else None
+    state.paused_until = _aware(until) if paused and until is not None else None
     await session.flush()
+
+
+def pause_end(day: date, timezone: str) -> datetime:
+    """A pause "until" a day covers that whole local day: it ends at 00:00 the next day (UTC)."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def last_paused_day(until: datetime, timezone: str) -> date:
+    """The local day a pause ending at `until` was set to last through (pause_end's inverse)."""
+    return (_aware(until).astimezone(ZoneInfo(timezone)) - timedelta(microseconds=1)).date()
+
+
+SCHEDULE = "schedule"  # UnitState.paused_by of a unit resumed because its pause ran out
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A unit whose pause ran out, and when it did."""
+
+    unit: str
+    until: datetime
+
+
+async def resume_expired_pauses(*, session: AsyncSession, now: datetime) -> list[Resumed]:
+    """Resume the units whose pause has ended (recorded as resumed by "schedule"); the ones resumed.
+
+    The rows are locked, skipping those another instance holds: each unit is resumed once.
+    """
+    query = (
+        select(UnitState)
+        .where(col(UnitState.paused), col(UnitState.paused_until) <= now)
+        .order_by(col(UnitState.paused_until), col(UnitState.unit))
+        .with_for_update(skip_locked=True)
+    )
+    resumed = []
+    for state in (await session.exec(query)).all():
+        assert state.paused_until is not None
+        resumed.append(Resumed(unit=state.unit, until=_aware(state.paused_until)))
+        await set_paused(session=session, unit=state.unit, paused=False, by=SCHEDULE, now=now)
+    return resumed
 
 
 async def staff_of_unit(*, session: AsyncSession, unit: str, roles: Iterable[Role]) -> list[Staff]:
