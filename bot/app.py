@@ -20,12 +20,13 @@ from bot.channels.console import ConsoleAdapter, read_lines
 from bot.channels.telegram import TelegramAdapter, make_bot
 from bot.channels.whatsapp import WhatsAppAdapter
 from bot.channels.whatsapp_client import GraphClient
+from bot.command_menus import StaffMenus
 from bot.media_store import MediaStore
 from bot.rate_limits import RateLimits, SteadyClock
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from bot.webhooks import WHATSAPP_PATH, whatsapp_app
-from handlers import alerts, survey_sweep
+from handlers import alerts, survey_sweep, unit_resume
 from handlers.context import Deps
 from handlers.i18n import Translator
 from handlers.messages import Channel, MediaRef
@@ -68,6 +69,7 @@ class App:
         periodic = (
             (self.sla_sweep, self.settings.sla_sweep_seconds, "sla-sweep"),
             (self.survey_sweep, self.settings.sla_sweep_seconds, "survey-sweep"),
+            (self.unit_resume_sweep, self.settings.sla_sweep_seconds, "unit-resume"),
             (self.broadcast_round, self.settings.broadcast_seconds, "broadcasts"),
         )
         for job, seconds, name in periodic:
@@ -101,6 +103,17 @@ class App:
         if done:
             self.sender.wake()
         return done
+
+    async def unit_resume_sweep(self) -> int:
+        """Units whose pause "until" a day has ended: resumed, their groups told (handlers/unit_resume.py)."""
+        try:
+            resumed = await unit_resume.sweep(self.db, self.deps)
+        except Exception:
+            log.exception("unit resume sweep failed; the next one retries")
+            return 0
+        if resumed:
+            self.sender.wake()
+        return resumed
 
     async def broadcast_round(self) -> int:
         """Announcements: start the due ones, queue the next recipients, update the progress."""
@@ -249,7 +262,14 @@ async def run_telegram(settings: Settings, clock: Clock | None = None) -> None:
         me = await bot.get_me()
         log.info("polling as @%s via %s", me.username, settings.telegram_api_base)
         await bot.delete_webhook(drop_pending_updates=False)
-        await adapter.set_commands(lambda command, lang: app.deps.texts.plain(f"commands.{command}", lang))
+        describe = lambda command, lang: app.deps.texts.plain(f"commands.{command}", lang)  # noqa: E731
+        await adapter.set_commands(describe)
+        menus = StaffMenus(app.db, adapter, describe)  # staff's and groups' own menus (bot/command_menus.py)
+        await menus.start()
+        assert app.scheduler is not None
+        app.scheduler.add_job(
+            menus.refresh, "interval", seconds=60, id="menus", max_instances=1, coalesce=True
+        )
         dispatcher = adapter.dispatcher(app.pipeline.handle)
         await dispatcher.start_polling(
             bot,

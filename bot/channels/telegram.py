@@ -51,6 +51,8 @@ from aiogram.methods import (
 from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeChat,
     CallbackQuery,
     FSInputFile,
     InlineKeyboardButton,
@@ -211,6 +213,19 @@ class TelegramAdapter:
                 language_code=None if language == "id" else language,
             )
 
+    async def set_menu(self, menu: dict[str, list[BotCommand]], *, chat_id: str | None = None) -> None:
+        """One chat's own command menu (a staff member's private chat), or every group's when no chat
+        is given; per language, Indonesian being the default. An empty menu removes the chat's own,
+        so the default one shows again."""
+        scope: BotCommandScopeChat | BotCommandScopeAllGroupChats
+        scope = BotCommandScopeChat(chat_id=int(chat_id)) if chat_id else BotCommandScopeAllGroupChats()
+        for language, commands in menu.items():
+            code = None if language == "id" else language
+            if commands:
+                await self.bot.set_my_commands(commands, scope=scope, language_code=code)
+            else:
+                await self.bot.delete_my_commands(scope=scope, language_code=code)
+
     # --- outbound --------------------------------------------------------------------------
 
     async def deliver(
@@ -304,21 +319,22 @@ class TelegramAdapter:
             reused = self.uploaded.get(media)
             file = reused if reused is not None else FSInputFile(path, filename=path.name)
         paid_broadcast = paid or None  # None: the parameter is left out
+        markup = inline_keyboard(action.buttons)  # under the media, as under a text
         if kind == "photo":
             sent = await self.bot.send_photo(
-                chat_id, file, caption=caption, allow_paid_broadcast=paid_broadcast
+                chat_id, file, caption=caption, reply_markup=markup, allow_paid_broadcast=paid_broadcast
             )
         elif kind == "voice":
             sent = await self.bot.send_voice(
-                chat_id, file, caption=caption, allow_paid_broadcast=paid_broadcast
+                chat_id, file, caption=caption, reply_markup=markup, allow_paid_broadcast=paid_broadcast
             )
         elif kind == "video":
             sent = await self.bot.send_video(
-                chat_id, file, caption=caption, allow_paid_broadcast=paid_broadcast
+                chat_id, file, caption=caption, reply_markup=markup, allow_paid_broadcast=paid_broadcast
             )
         else:
             sent = await self.bot.send_document(
-                chat_id, file, caption=caption, allow_paid_broadcast=paid_broadcast
+                chat_id, file, caption=caption, reply_markup=markup, allow_paid_broadcast=paid_broadcast
             )
         if foreign and not isinstance(file, str):
             self.uploaded.put(media, _sent_file_id(sent))
@@ -371,7 +387,11 @@ def delivery_error(error: TelegramAPIError) -> DeliveryError:
         return DeliveryError(str(error), migrate_to_chat_id=str(error.migrate_to_chat_id))
     if isinstance(error, TelegramRetryAfter):
         return DeliveryError(str(error), retry_after=float(error.retry_after))
-    if isinstance(error, TelegramServerError | TelegramNetworkError):
+    if isinstance(error, TelegramServerError):
+        failed = DeliveryError(str(error))
+        failed.not_taken = True
+        return failed
+    if isinstance(error, TelegramNetworkError):  # it may have arrived: it counted
         return DeliveryError(str(error))
     if isinstance(error, TelegramForbiddenError):  # blocked by the user, deactivated, kicked
         return DeliveryError(str(error), unreachable=True)
