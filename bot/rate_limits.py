@@ -34,6 +34,11 @@ FORGET_EVERY = timedelta(minutes=1)  # how often the windows of chats gone quiet
 # the overall paces aim this much under the configured limit: sends are spaced exactly, but they reach
 # the platform a few milliseconds early or late, and a second holding one send too many earns a 429
 HEADROOM = 0.98
+# a send the platform answered with a server error did not count against its limits: its slot goes to
+# the next message, but only so many: each send earns REFUND_SHARE of a slot, at most REFUND_CAP kept,
+# so a platform failing every send is not tried faster than the pace
+REFUND_SHARE = 0.05
+REFUND_CAP = 3.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,8 @@ class RateLimits:
         self.default = default  # for a channel not named (None: no limit there)
         self._overall: dict[tuple[str, bool], _Window] = {}  # (channel, paid) → its window
         self._chats: dict[tuple[str, str], _Window] = {}  # (channel, chat id) → its window
+        self._earned: dict[tuple[str, bool], float] = {}  # (channel, paid) → slots it may give back
+        self._refunds: dict[tuple[str, bool], int] = {}  # (channel, paid) → slots given back, unused
         self._forget_after: datetime | None = None
 
     @classmethod
@@ -153,22 +160,43 @@ class RateLimits:
     def channel_free_at(self, channel: str, now: datetime, *, paid: bool = False) -> datetime:
         """The first moment the channel's overall pace (or its paid broadcast pace) allows a send."""
         window = self._channel(channel, paid)
-        return now if window is None else window.free_at(now)
+        if window is None or self._refunds.get(self._key(channel, paid)):
+            return now
+        return window.free_at(now)
+
+    def refund(self, channel: str, *, paid: bool = False) -> bool:
+        """The platform did not take a send (a server error): the next one may go at once, if earned."""
+        key = self._key(channel, paid)
+        if self._earned.get(key, 0.0) < 1.0:
+            return False
+        self._earned[key] -= 1.0
+        self._refunds[key] = self._refunds.get(key, 0) + 1
+        return True
 
     def record(self, channel: str, chat_id: str, now: datetime, *, paid: bool = False) -> None:
         """A send to the chat is going out now (at the channel's next free moment if the caller's clock
         stood still while it waited): it counts against the chat's rate and the channel's pace."""
         self._forget_quiet(now)
-        for window in (self._channel(channel, paid), self._chat(channel, chat_id)):
+        key = self._key(channel, paid)
+        self._earned[key] = min(self._earned.get(key, 0.0) + REFUND_SHARE, REFUND_CAP)
+        overall = self._channel(channel, paid)
+        if self._refunds.get(key):  # the slot a failed send gave back
+            self._refunds[key] -= 1
+            overall = None
+        for window in (overall, self._chat(channel, chat_id)):
             if window is not None:
                 window.take(now)
+
+    def _key(self, channel: str, paid: bool) -> tuple[str, bool]:
+        limits = self.limits(channel)
+        return (channel, paid and limits is not None and limits.paid is not None)
 
     def _channel(self, channel: str, paid: bool) -> _Window | None:
         limits = self.limits(channel)
         if limits is None:
             return None
         rate = limits.paid if paid and limits.paid is not None else limits.overall
-        key = (channel, paid and limits.paid is not None)
+        key = self._key(channel, paid)
         if key not in self._overall:
             self._overall[key] = _Window(rate)
         return self._overall[key]

@@ -61,7 +61,7 @@ MAX_BACKOFF = timedelta(minutes=10)
 CHANNEL_PAUSE = timedelta(minutes=5)  # after the platform refused our credentials
 REQUERY = timedelta(seconds=1)  # a pass sending bulk rows reads the queue again after this long
 DEFAULT_PER_SECOND = 30.0
-COUNTERS = ("sent", "failed", "retried", "held", "waiting_for_rate", "paced", "unreachable")
+COUNTERS = ("sent", "failed", "retried", "held", "waiting_for_rate", "paced", "unreachable", "refunded")
 
 
 class OutboxSender:
@@ -72,7 +72,8 @@ class OutboxSender:
     sender's clock) and `sleep` waits for the pace (tests pass one that moves their clock instead).
     `counters` holds running totals for metrics: sent, failed (for good), retried, held (WhatsApp
     window), waiting_for_rate (rows put off because their chat was not free), paced (sleeps for a
-    channel's pace), unreachable (citizens marked).
+    channel's pace), unreachable (citizens marked), refunded (slots of sends the platform failed,
+    given to the next one).
     """
 
     def __init__(
@@ -107,7 +108,11 @@ class OutboxSender:
         self.concurrency = max(1, concurrency)
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._next_free: datetime | None = None  # (rate clock) when a chat put off by its rate is free
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()  # something was queued
+        self._freed = asyncio.Event()  # a send in flight finished and its row left the queue
+        # sends in flight, per channel (row id → its task); they outlive the pass that started them, so
+        # the next pass reads the queue while they finish instead of after (no gap at each pass's end)
+        self._flights: dict[str, dict[int, asyncio.Task[bool]]] = {}
         self._stopping = False
         self._pass = asyncio.Lock()  # one pass at a time in this process
 
@@ -115,20 +120,36 @@ class OutboxSender:
         self._wake.set()
 
     async def run(self) -> None:
-        """Send until stopped; a failing database or adapter never ends the loop."""
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                progressed = await self.send_due()
-            except Exception:
-                log.exception("outbox pass failed; retrying shortly")
-                progressed = False
-            if progressed:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
-            except TimeoutError:
-                pass
+        """Send until stopped; a failing database or adapter never ends the loop. The sends in flight
+        when it stops are finished (and recorded) before it returns."""
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    progressed = await self.send_due(finish=False)
+                except Exception:
+                    log.exception("outbox pass failed; retrying shortly")
+                    progressed = False
+                if progressed:
+                    continue
+                await self._idle()
+        finally:
+            await self._land()
+
+    async def _idle(self) -> None:
+        """Wait until something is queued, a send in flight frees its chat, or a chat comes free."""
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self._freed.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self._idle_seconds(), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    async def _land(self) -> None:
+        """Let every send in flight finish."""
+        tasks = [task for flights in self._flights.values() for task in flights.values()]
+        if tasks:
+            await asyncio.wait(tasks)
 
     def stop(self) -> None:
         self._stopping = True
@@ -141,16 +162,22 @@ class OutboxSender:
         until = (self._next_free - self.rate_clock.now()).total_seconds()
         return min(self.poll_seconds, max(until, 0.001))
 
-    async def send_due(self) -> bool:
+    async def send_due(self, *, finish: bool = True) -> bool:
         """One pass over due rows (at most one per chat, its oldest), most urgent first.
 
         True if a row left the queue (delivered, or failed for good), so its chat's next row may be
         due now, or if the pass stopped early for a more urgent row: ask again at once. False if
         nothing could be done (nothing due, only chats waiting for a retry or for their rate, rows
         claimed by another sender): the caller should wait rather than ask again at once.
+        `finish`: wait for the pass's sends to finish; without it (the running loop) they go on after
+        it, and one that frees its chat sets `_freed`.
         """
         async with self._pass:
-            return await self._send_due()
+            self._freed.clear()
+            progressed = await self._send_due()
+        if finish:
+            await self._land()
+        return progressed or self._freed.is_set()
 
     async def _send_due(self) -> bool:
         if not self.adapters:
@@ -175,18 +202,15 @@ class OutboxSender:
 
     async def _send_channel(self, rows: list[OutboxMessage]) -> bool:
         """Send one channel's due rows in order of urgency (several in flight when allowed)."""
-        in_flight: set[asyncio.Task[bool]] = set()
-        try:
-            return await self._send_rows(rows, in_flight)
-        finally:
-            if in_flight:
-                await asyncio.wait(in_flight)
+        return await self._send_rows(rows, self._flights.setdefault(rows[0].channel, {}))
 
-    async def _send_rows(self, rows: list[OutboxMessage], in_flight: set[asyncio.Task[bool]]) -> bool:
+    async def _send_rows(self, rows: list[OutboxMessage], in_flight: dict[int, asyncio.Task[bool]]) -> bool:
         started = self.rate_clock.now()
         urgent_free_at: datetime | None = None  # when a more urgent row put off by its chat's rate may go
         progressed = False
         for row in rows:
+            if row.id in in_flight:
+                continue  # read again before its claim was written: it is on its way
             if row.channel in self._paused and self._paused[row.channel] > self.clock.now():
                 continue  # its credentials failed during this pass
             if row.channel not in self.adapters:
@@ -213,15 +237,24 @@ class OutboxSender:
                 progressed = await self._claim_and_deliver(row, paid) or progressed
                 continue
             while len(in_flight) >= self.concurrency:
-                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                in_flight.difference_update(done)
+                done, _ = await asyncio.wait(in_flight.values(), return_when=asyncio.FIRST_COMPLETED)
                 progressed = any(task.result() for task in done) or progressed
-            in_flight.add(asyncio.create_task(self._claim_and_deliver(row, paid)))
-        if in_flight:
-            done, _ = await asyncio.wait(in_flight)
-            in_flight.clear()
-            progressed = any(task.result() for task in done) or progressed
+            assert row.id is not None
+            in_flight[row.id] = asyncio.create_task(self._flight(row, paid, in_flight))
         return progressed
+
+    async def _flight(self, row: OutboxMessage, paid: bool, in_flight: dict[int, asyncio.Task[bool]]) -> bool:
+        """One send in flight: claimed, delivered, recorded; then out of the channel's flights."""
+        try:
+            left = await self._claim_and_deliver(row, paid)
+        except Exception:  # the database failed: the row is due again when its lease ends
+            log.exception("outbox row %s: claim or record failed", row.id)
+            left = False
+        finally:
+            in_flight.pop(row.id or 0, None)
+        if left:
+            self._freed.set()
+        return left
 
     async def _claim_and_deliver(self, row: OutboxMessage, paid: bool) -> bool:
         """True if the row left the queue (another sender's claim: nothing happened here)."""
@@ -300,6 +333,8 @@ class OutboxSender:
                 sent_as = Choice.TEMPLATE.value
                 message_id = await self._send(row, template, counted=False)
         except DeliveryError as error:
+            if error.not_taken and self.limits.refund(row.channel, paid=paid):
+                self.counters["refunded"] += 1
             if error.migrate_to_chat_id:
                 await self._follow_migration(row, error.migrate_to_chat_id)
                 return True
@@ -413,4 +448,5 @@ class OutboxSender:
 def _backoff(attempts: int, retry_after: float | None) -> timedelta:
     if retry_after is not None:
         return timedelta(seconds=retry_after)
-    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+    # 1, 2, 4, ... seconds after the 1st, 2nd, 3rd attempt: a passing 5xx costs a second, not more
+    return min(timedelta(seconds=2 ** min(max(attempts - 1, 0), 10)), MAX_BACKOFF)

@@ -130,3 +130,29 @@ def test_paid_broadcast_is_capped_at_telegrams_thousand_a_second() -> None:
 def test_group_chats_are_the_negative_ids() -> None:
     assert is_group_chat("-1001234567890") and is_group_chat("-4001")
     assert not is_group_chat("4242") and not is_group_chat("6281234567890")
+
+
+def test_a_send_telegram_failed_with_a_server_error_gives_its_slot_to_the_next() -> None:
+    limits = telegram(overall=10)
+    at = T0
+    for n in range(40):  # a broadcast under way earns the right to a few refunds
+        at = limits.channel_free_at("telegram", at)
+        limits.record("telegram", str(n), at)
+    failed_at = at
+    assert limits.channel_free_at("telegram", at) == at + SECOND / 10
+    assert limits.refund("telegram")  # Telegram answered 500: that message did not go
+    assert limits.channel_free_at("telegram", at) == at  # the next one goes at once, in its place
+    limits.record("telegram", "next", at)
+    assert limits.channel_free_at("telegram", at) == failed_at + SECOND / 10  # then the pace as before
+
+
+def test_a_platform_failing_every_send_is_not_tried_faster_than_the_pace() -> None:
+    limits = telegram(overall=10)
+    at = T0
+    refunded = 0
+    for n in range(100):
+        at = limits.channel_free_at("telegram", at)
+        limits.record("telegram", str(n), at)
+        refunded += limits.refund("telegram")  # every one of them failed
+    assert refunded <= 100 * 0.05 + 1  # a few slots given back, then none
+    assert at >= T0 + (100 - refunded - 1) * SECOND / 10

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,14 @@ from aiogram import Bot
 from aiogram.types import Update
 
 from bot.channels.base import DeliveryError
-from bot.channels.telegram import TEXT_LIMIT, TelegramAdapter, make_bot, message_to_inbound
+from bot.channels.telegram import (
+    TEXT_LIMIT,
+    TelegramAdapter,
+    callback_to_inbound,
+    make_bot,
+    message_to_inbound,
+)
+from bot.media_store import MediaStore
 from handlers.messages import Button, Channel, Inbound, InboundKind, MediaRef, OutEdit, OutMedia, OutText
 from tests.fakes.telegram_api import FakeTelegramAPI
 
@@ -329,6 +337,36 @@ async def test_a_paid_send_asks_telegram_for_a_paid_broadcast_and_a_plain_one_do
     assert "allow_paid_broadcast" not in reply.params
 
 
+async def test_a_photo_announcement_carries_its_bell_button_and_a_press_on_it_comes_back(
+    api: FakeTelegramAPI, bot: Bot, tmp_path: Path
+) -> None:
+    store = MediaStore(tmp_path / "media")
+    adapter = TelegramAdapter(bot, media=store)
+    bell = ((Button(label="🔕 Berhenti terima pengumuman", payload="an|off"),),)
+    keyboard = {"inline_keyboard": [[{"text": "🔕 Berhenti terima pengumuman", "callback_data": "an|off"}]]}
+    photo = MediaRef(kind="photo", file_id="AgACAgQAAxkBAAIBpengumuman", channel=Channel.TELEGRAM)
+    await store.save(Channel.WHATSAPP, "1013859600285441", b"\xff\xd8\xff\xe0 poster", ".jpg")
+    uploaded = MediaRef(kind="photo", file_id="1013859600285441", channel=Channel.WHATSAPP)
+
+    message_id = await adapter.deliver(
+        str(CITIZEN), OutMedia(media=photo, caption="Kerja bakti <b>Minggu</b>", buttons=bell), paid=True
+    )
+    await adapter.deliver(str(CITIZEN), OutMedia(media=uploaded, caption="Kerja bakti", buttons=bell))
+    await adapter.deliver(str(CITIZEN), OutMedia(media=photo, caption="Bukti ADU-3"))
+    by_id, by_upload, plain = api.sent(CITIZEN)
+    assert (by_id.method, by_id.params["caption"]) == ("sendPhoto", "Kerja bakti <b>Minggu</b>")
+    assert by_id.params["reply_markup"] == keyboard  # under the photo, as under a text
+    assert by_id.result["reply_markup"] == keyboard  # what the citizen's app shows
+    assert by_upload.method == "sendPhoto" and by_upload.params["reply_markup"] == keyboard
+    assert "reply_markup" not in plain.params
+
+    update = api.push_callback(CITIZEN, "an|off", message_id=int(message_id or 0))
+    parsed = Update.model_validate(update, context={"bot": bot})
+    assert parsed.callback_query is not None
+    press = callback_to_inbound(parsed.callback_query)
+    assert (press.kind, press.payload, press.message_id) == (InboundKind.BUTTON, "an|off", message_id)
+
+
 @pytest.mark.parametrize(
     ("status", "description"),
     [
@@ -365,6 +403,8 @@ async def test_a_blocked_bot_is_unreachable_other_refusals_are_not(
         with pytest.raises(DeliveryError) as caught:
             await adapter.deliver(str(CITIZEN), OutText(text="Tiket Anda selesai"))
         assert (caught.value.permanent, caught.value.unreachable) == (permanent, False), status
+        # only a server error says the message did not go (its rate slot may go to the next one)
+        assert caught.value.not_taken == (status == 500), status
 
 
 # --- outbound: migrated groups and replies ---------------------------------------------------

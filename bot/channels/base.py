@@ -15,6 +15,8 @@ class DeliveryError(Exception):
     outside_window = False  # WhatsApp: only a template may reach the person now (24-hour rule)
     channel_down = False  # every send will fail (a revoked token): hold the channel, fail no message
     parts_sent = 0  # of an action sent as several messages (a long text), those that arrived first
+    # the platform answered that it failed (a 5xx): the message did not go, nor count against its limits
+    not_taken = False
 
     def __init__(
         self,
