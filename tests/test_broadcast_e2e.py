@@ -97,6 +97,8 @@ async def test_an_announcement_reaches_everyone_once_across_a_kill_and_restart(
         CIVICBOT_BROADCAST_SECONDS="0.3",
         CIVICBOT_BROADCAST_AHEAD_SECONDS="0.3",  # a few recipients queued at a time: the kill comes midway
         CIVICBOT_LOG_LEVEL="INFO",
+        TELEGRAM_PER_CHAT_PER_SECOND="1",  # Telegram's limits, as the fake enforces them
+        TELEGRAM_GROUP_PER_MINUTE="20",
     )
     url = env["CIVICBOT_DATABASE_URL"]
     await citizens_in(url)

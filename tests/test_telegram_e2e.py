@@ -119,9 +119,13 @@ def bot_environment(api: FakeTelegramAPI, tmp_path: Path, **extra: str) -> dict[
         CIVICBOT_DATABASE_URL=f"sqlite:///{tmp_path}/bot.db",
         CIVICBOT_OUTBOX_POLL_SECONDS="0.2",
         CIVICBOT_OUTBOX_LEASE_SECONDS="2",  # a message in flight at the kill is retried after 2 s
+        # no waiting for Telegram's per-chat limits (20 a minute in a group): these runs are about the
+        # conversations; the limits are kept in tests/test_broadcast_e2e.py, where the fake enforces them
+        TELEGRAM_PER_CHAT_PER_SECOND="50",
+        TELEGRAM_GROUP_PER_MINUTE="3000",
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
