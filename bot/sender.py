@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from pydantic import TypeAdapter
 
 from bot.channels.base import ChannelAdapter, DeliveryError
+from bot.leases import LEAD_FOR, Leases
 from bot.rate_limits import RateLimits, is_group_chat
 from handlers.messages import Outbound, OutEdit, OutTemplate, TemplateCall
 from models import OutboxMessage
@@ -90,6 +91,7 @@ class OutboxSender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         lease_seconds: float = 60.0,
         concurrency: int = 1,
+        leases: Leases | None = None,
     ) -> None:
         if limits is not None and per_second is not None:
             raise ValueError("give the sender its rate limits or one pace, not both")
@@ -115,6 +117,10 @@ class OutboxSender:
         self._flights: dict[str, dict[int, asyncio.Task[bool]]] = {}
         self._stopping = False
         self._pass = asyncio.Lock()  # one pass at a time in this process
+        # several instances on one database: each sends the interactive rows it finds, but a channel's
+        # bulk rows (announcements) go from one instance at a time, the lease's holder, so that the
+        # channel's overall pace (and WhatsApp's tier) is kept once, not once per instance
+        self.leases = leases or Leases(db, clock)
 
     def wake(self) -> None:
         self._wake.set()
@@ -135,6 +141,10 @@ class OutboxSender:
                 await self._idle()
         finally:
             await self._land()
+            try:
+                await self.leases.give_up()
+            except Exception:  # the database is gone: the leases run out by themselves
+                log.warning("could not hand back the sending leases; they run out in %s", LEAD_FOR)
 
     async def _idle(self) -> None:
         """Wait until something is queued, a send in flight frees its chat, or a chat comes free."""
@@ -150,6 +160,10 @@ class OutboxSender:
         tasks = [task for flights in self._flights.values() for task in flights.values()]
         if tasks:
             await asyncio.wait(tasks)
+
+    async def leads(self, channel: str) -> bool:
+        """Whether this instance sends the channel's bulk rows now (bot/leases.py)."""
+        return await self.leases.hold(f"send:{channel}")
 
     def stop(self) -> None:
         self._stopping = True
@@ -187,9 +201,16 @@ class OutboxSender:
         if not channels:
             return False
         self._wake.clear()  # what is queued from here on may not be in the rows read next
+        leading = {channel: await self.leads(channel) for channel in channels}
         async with self.db.sessions() as session:
             batches = [
-                await pending_outbox(session=session, now=now, limit=BATCH, channels=[channel])
+                await pending_outbox(
+                    session=session,
+                    now=now,
+                    limit=BATCH,
+                    channels=[channel],
+                    below=None if leading[channel] else Priority.BULK,
+                )
                 for channel in channels
             ]
         self._next_free = None

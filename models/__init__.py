@@ -4,7 +4,7 @@ from models.broadcasts import Broadcast, BroadcastStatus
 from models.citizens import Citizen
 from models.conversations import Conversation
 from models.inbound import ProcessedInbound
-from models.links import JobRun, MessageLink
+from models.links import JobRun, Lease, MessageLink
 from models.outbox import OutboxMessage, OutboxStatus
 from models.staff import InviteCode, LinkRequest, Role, Staff, UnitState
 from models.surveys import Survey, SurveyStatus
@@ -28,6 +28,7 @@ __all__ = [
     "Identity",
     "InviteCode",
     "JobRun",
+    "Lease",
     "LinkRequest",
     "MessageLink",
     "OutboxMessage",

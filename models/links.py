@@ -34,3 +34,17 @@ class JobRun(SQLModel, table=True):
     job: str = Field(primary_key=True, max_length=32)
     period: str = Field(primary_key=True, max_length=32)
     ran_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class Lease(SQLModel, table=True):
+    """Work one instance does at a time (sending a channel's bulk messages): who holds it, until when.
+
+    Taken and renewed with one conditional UPDATE (models/lease_queries.py); a holder that dies
+    loses it when `until` passes, and another instance takes it over.
+    """
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=64)
+    until: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]

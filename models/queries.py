@@ -81,17 +81,25 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 async def pending_outbox(
-    *, session: AsyncSession, now: datetime, limit: int, channels: Collection[str] | None = None
+    *,
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    channels: Collection[str] | None = None,
+    below: int | None = None,
 ) -> list[OutboxMessage]:
     """Due outbox rows, most urgent first, oldest first within a priority.
 
     Due: pending, its time has come, and no earlier row of its chat is still pending (waiting for
     a retry, or being sent by someone): so at most one row per chat, the chat's oldest. Only the
-    given channels when `channels` is set (those the caller can deliver to).
+    given channels when `channels` is set (those the caller can deliver to); only rows more urgent
+    than `below` when it is set.
     """
     query = select(OutboxMessage).where(_due(now))
     if channels is not None:
         query = query.where(col(OutboxMessage.channel).in_(list(channels)))
+    if below is not None:
+        query = query.where(col(OutboxMessage.priority) < below)
     query = query.order_by(col(OutboxMessage.priority), col(OutboxMessage.id)).limit(limit)
     return list(await session.exec(query))
 

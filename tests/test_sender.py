@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from bot.channels.base import DeliveryError
 from bot.channels.telegram import delivery_error
 from bot.channels.whatsapp_client import classify
+from bot.leases import Leases
 from bot.rate_limits import ChannelLimits, Rate, RateLimits
 from bot.sender import OutboxSender
 from handlers.messages import Channel, Envelope, Outbound, OutText
@@ -672,6 +673,46 @@ async def test_two_senders_on_one_database_send_every_row_exactly_once_in_order(
         stored = await rows(first_db)
         assert {r.status for r in stored} == {OutboxStatus.SENT}
         assert {r.attempts for r in stored} == {1}
+    finally:
+        await first_db.dispose()
+        await second_db.dispose()
+
+
+async def test_of_two_instances_one_sends_the_announcements_and_the_other_takes_over_when_it_stops(
+    shared_url: str, clock: FrozenClock
+) -> None:
+    first_db, second_db = Database(shared_url), Database(shared_url)
+    try:
+        await first_db.migrate()
+        sent: list[tuple[str, str]] = []
+        channel_a, channel_b = FakeChannel(sent), FakeChannel(sent)
+        a = OutboxSender(
+            first_db, {"telegram": channel_a}, clock, per_second=FAST, leases=Leases(first_db, clock, "a")
+        )
+        b = OutboxSender(
+            second_db, {"telegram": channel_b}, clock, per_second=FAST, leases=Leases(second_db, clock, "b")
+        )
+        await queue_bulk(first_db, clock, [str(4000 + n) for n in range(4)], "Pengumuman 1")
+        await drain(a)
+        assert await b.send_due() is False  # a leads Telegram's announcements: b leaves them alone
+        await queue_bulk(first_db, clock, [str(4100 + n) for n in range(4)], "Pengumuman 2")
+        assert await b.send_due() is False and channel_b.delivered == 0
+        # a citizen's reply is sent by whichever instance finds it: b, which queued it
+        await queue(second_db, clock, "4999", "Tiket Anda diterima")
+        await drain(b)
+        assert channel_b.texts("4999") == ["Tiket Anda diterima"] and channel_b.delivered == 1
+        # a dies without a word: its lease runs out, and b carries on with the announcement
+        clock.advance(timedelta(seconds=9))
+        assert await b.send_due() is False
+        clock.advance(timedelta(seconds=2))
+        await drain(b)
+        assert sorted(channel_b.texts(str(4100 + n)) for n in range(4)) == [["Pengumuman 2"]] * 4
+        # b shuts down cleanly: a takes the announcements back at once, without waiting for the lease
+        await b.leases.give_up()
+        await queue_bulk(first_db, clock, ["4200"], "Pengumuman 3")
+        await drain(a)
+        assert channel_a.texts("4200") == ["Pengumuman 3"]
+        assert sorted(sent) == sorted(set(sent))  # nothing twice
     finally:
         await first_db.dispose()
         await second_db.dispose()
