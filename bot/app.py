@@ -1,17 +1,31 @@
-"""Wiring: settings → configuration, database, translator, classifier → pipeline, sender, channels."""
+"""Wiring: settings → configuration, database, translator, classifier → pipeline, sender, channels.
+
+Every run mode stops the same way on SIGTERM or SIGINT (exit code 0): readiness turns 503, updates
+stop coming in (polling stopped, the web server closes its socket and answers the requests in
+hand), the updates being handled finish, no new scheduled job starts and the running ones finish,
+the outbox sender finishes its sends in flight (recorded sent or for retry), then the sessions
+close. Messages still queued stay in the outbox for the next start, or another instance. In
+webhook mode the webhook is left registered: another instance may be serving it, and one that
+starts again registers it anew.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import select
 import signal
-from collections.abc import Awaitable, Callable
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TextIO, cast
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
+from aiogram import Dispatcher
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.broadcast_runner import BroadcastRunner
@@ -21,15 +35,18 @@ from bot.channels.telegram import TelegramAdapter, make_bot
 from bot.channels.whatsapp import WhatsAppAdapter
 from bot.channels.whatsapp_client import GraphClient
 from bot.command_menus import StaffMenus
+from bot.health import Health
+from bot.leases import Leases
 from bot.media_store import MediaStore
+from bot.metrics import Metrics
 from bot.rate_limits import RateLimits, SteadyClock
 from bot.sender import OutboxSender
 from bot.settings import Settings
-from bot.webhooks import WHATSAPP_PATH, whatsapp_app
+from bot.web import WebServer
 from handlers import alerts, survey_sweep, unit_resume
 from handlers.context import Deps
 from handlers.i18n import Translator
-from handlers.messages import Channel, MediaRef
+from handlers.messages import Channel, Inbound, MediaRef
 from handlers.pipeline import Pipeline
 from locales import load_catalogues
 from models.db import Database
@@ -43,6 +60,9 @@ from workflows.staff import ensure_admins
 
 log = logging.getLogger(__name__)
 
+TELEGRAM_UPDATES = ["message", "edited_message", "callback_query"]  # group service messages too
+SETTLE_SECONDS = 30.0  # how long a shutdown waits for the updates and jobs in hand
+
 
 @dataclass
 class App:
@@ -55,17 +75,42 @@ class App:
     broadcasts: BroadcastRunner | None = None  # announcements (bot/broadcast_runner.py)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scheduler: AsyncIOScheduler | None = None
+    metrics: Metrics = field(init=False)  # its own registry (bot/metrics.py)
+    health: Health = field(init=False)  # readiness (bot/health.py)
+    _jobs: set[asyncio.Task[Any]] = field(init=False, default_factory=set)  # scheduled jobs running
+    _handling: int = field(init=False, default=0)  # inbound events in hand
+    _idle: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.db, self.sender.counters)
+        self.health = Health(self.db)
+        self._measured = self.metrics.instrument(self.pipeline.handle)
+        self._idle.set()
 
     def add_channel(self, adapter: ChannelAdapter) -> None:
         self.sender.adapters[adapter.channel.value] = adapter
+
+    async def handle(self, inbound: Inbound) -> bool:
+        """What the adapters hand their events to: the pipeline's handle, counted and timed, and
+        waited for at shutdown."""
+        self._handling += 1
+        self._idle.clear()
+        try:
+            return await self._measured(inbound)
+        finally:
+            self._handling -= 1
+            if not self._handling:
+                self._idle.set()
+
+    def web_server(self) -> WebServer:
+        """The web server with health, readiness and metrics; the channels add their webhooks."""
+        return WebServer(self.settings.webhook_host, self.settings.webhook_port, self.health, self.metrics)
 
     def start_background(self) -> None:
         """The outbox sender and the periodic housekeeping."""
         self.tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.scheduler.add_job(
-            self.housekeeping, "interval", hours=6, id="housekeeping", max_instances=1, coalesce=True
-        )
+        self.add_job(self.housekeeping, 6 * 3600, "housekeeping")
         periodic = (
             (self.sla_sweep, self.settings.sla_sweep_seconds, "sla-sweep"),
             (self.survey_sweep, self.settings.sla_sweep_seconds, "survey-sweep"),
@@ -73,14 +118,27 @@ class App:
             (self.broadcast_round, self.settings.broadcast_seconds, "broadcasts"),
         )
         for job, seconds, name in periodic:
-            self.scheduler.add_job(job, "interval", seconds=seconds, id=name, max_instances=1, coalesce=True)
+            self.add_job(job, seconds, name)
         if self.city.digest.enabled:
             # checked every few minutes: the digest goes once its time has come on a working day,
             # by whichever instance gets there first (job_runs), also after a restart
-            self.scheduler.add_job(
-                self.daily_digest, "interval", minutes=5, id="digest", max_instances=1, coalesce=True
-            )
+            self.add_job(self.daily_digest, 300, "digest")
         self.scheduler.start()
+
+    def add_job(self, job: Callable[[], Coroutine[Any, Any, Any]], seconds: float, name: str) -> None:
+        """A periodic job (one run at a time), which a shutdown lets finish."""
+
+        async def tracked() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._jobs.add(task)
+            try:
+                await job()
+            finally:
+                self._jobs.discard(task)
+
+        assert self.scheduler is not None
+        self.scheduler.add_job(tracked, "interval", seconds=seconds, id=name, max_instances=1, coalesce=True)
 
     async def sla_sweep(self) -> int:
         """Reminders and escalations that are due (handlers/alerts.py)."""
@@ -90,6 +148,7 @@ class App:
             log.exception("SLA sweep failed; the next one retries")
             return 0
         if sent:
+            self.metrics.sla_alerts.inc(sent)
             self.sender.wake()
         return sent
 
@@ -120,6 +179,9 @@ class App:
         if self.broadcasts is None:
             return 0
         try:
+            # one instance at a time expands announcements: WhatsApp's tier is counted once
+            if not await self.sender.leases.hold("broadcasts"):
+                return 0
             return await self.broadcasts.run_once()
         except Exception:
             log.exception("broadcast round failed; the next one retries")
@@ -144,10 +206,10 @@ class App:
         async with self.db.transaction() as session:
             await forget_processed_before(session=session, before=dedupe_horizon(self.deps.clock.now()))
 
-    async def serve_whatsapp(
-        self, fetch_foreign: Callable[[MediaRef], Awaitable[Path]] | None = None
+    def serve_whatsapp(
+        self, server: WebServer, fetch_foreign: Callable[[MediaRef], Awaitable[Path]] | None = None
     ) -> Callable[[], Awaitable[None]]:
-        """The WhatsApp channel: its adapter, and the webhook server (until the returned stop).
+        """The WhatsApp channel: its adapter, and its webhook on `server`; returns its closer.
 
         fetch_foreign: the local file of another platform's media (the Telegram adapter's
         fetch_media); without it, only files already in the media store can be sent."""
@@ -162,7 +224,7 @@ class App:
         adapter = WhatsAppAdapter(
             client,
             db=self.db,
-            handle=self.pipeline.handle,
+            handle=self.handle,
             media_dir=Path(settings.media_dir),
             fetch_foreign=fetch_foreign,
             list_button_labels={lang: texts.plain("whatsapp.list_button", lang) for lang in texts.languages},
@@ -170,24 +232,12 @@ class App:
             default_language=texts.default_language,
         )
         self.add_channel(adapter)
-        web_app = whatsapp_app(
+        server.add_whatsapp(
             verify_token=settings.whatsapp_verify_token or "",
             app_secret=settings.whatsapp_app_secret or "",
             handle=adapter.on_webhook,
         )
-        runner = web.AppRunner(web_app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-        await site.start()
-        log.info(
-            "WhatsApp webhooks on http://%s:%s%s", settings.webhook_host, settings.webhook_port, WHATSAPP_PATH
-        )
-
-        async def stop() -> None:
-            await runner.cleanup()
-            await client.close()
-
-        return stop
+        return client.close
 
     async def drain(self, passes: int = 100) -> None:
         """Send what is due until nothing is left (used before a console session ends)."""
@@ -195,9 +245,24 @@ class App:
             if not await self.sender.send_due():
                 return
 
+    async def settle(self) -> None:
+        """Wait (up to SETTLE_SECONDS) for the inbound events in hand to be handled."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), SETTLE_SECONDS)
+        except TimeoutError:
+            log.warning("shutdown: %d events still in hand after %g s", self._handling, SETTLE_SECONDS)
+
     async def close(self) -> None:
+        """No new jobs, the running ones finish, the sender finishes its sends in flight, then the
+        database closes."""
+        self.health.stopping = True
         self.sender.stop()
         if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()  # no job starts from now on
+            if self._jobs:
+                _, late = await asyncio.wait(set(self._jobs), timeout=SETTLE_SECONDS)
+                if late:
+                    log.warning("shutdown: %d scheduled jobs still running are cancelled", len(late))
             self.scheduler.shutdown(wait=False)
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -225,6 +290,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
             await ensure_admins(
                 session=session, channel="telegram", user_ids=settings.admins, now=clock.now()
             )
+    leases = Leases(db, deps.clock, settings.instance or None)  # work one instance does at a time
     sender = OutboxSender(
         db,
         {},
@@ -235,8 +301,17 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
         rate_clock=SteadyClock(),  # the platforms count real seconds, whatever a demo's clock says
         lease_seconds=settings.outbox_lease_seconds,
         concurrency=settings.outbox_concurrency,
+        leases=leases,
     )
-    pipeline = Pipeline(db, deps, on_queued=sender.wake)
+    pipeline = Pipeline(
+        db,
+        deps,
+        on_queued=sender.wake,
+        # an apology the database cannot even queue goes straight through the channel's adapter
+        deliver_now=lambda envelope: sender.adapters[envelope.channel.value].deliver(
+            envelope.chat_id, envelope.action
+        ),
+    )
     broadcasts = BroadcastRunner.from_settings(db, deps, settings, on_queued=sender.wake)
     return App(
         settings=settings,
@@ -249,68 +324,198 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
     )
 
 
+def stop_signal() -> asyncio.Event:
+    """Set by the first SIGTERM or SIGINT: the run then stops gracefully (see the module's doc)."""
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def received(signum: signal.Signals) -> None:
+        if stopped.is_set():
+            log.warning(
+                "%s: already stopping, finishing the work in hand (SIGKILL stops at once)", signum.name
+            )
+            return
+        log.info("%s: stopping; finishing the work in hand", signum.name)
+        stopped.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, received, signum)
+    return stopped
+
+
+async def _until_stopped(stopped: asyncio.Event, polling: asyncio.Task[None] | None) -> None:
+    """Wait for the stop signal, or for polling to end by itself (its error is raised)."""
+    waiting = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait({waiting} | ({polling} if polling else set()), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+    if polling is not None and polling.done():
+        polling.result()
+
+
+async def _stop_polling(dispatcher: Dispatcher, polling: asyncio.Task[None] | None) -> None:
+    """Stop long polling (no update is fetched after it), then let the updates it fetched be handled."""
+    if polling is None:
+        return
+    if not polling.done():
+        try:
+            await dispatcher.stop_polling()
+        except RuntimeError:  # not started yet
+            polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+    # aiogram handles each fetched update in a task of its own; they may not have reached us yet
+    fetched = set(getattr(dispatcher, "_handle_update_tasks", ()))
+    if fetched:
+        await asyncio.wait(fetched, timeout=SETTLE_SECONDS)
+
+
 async def run_telegram(settings: Settings, clock: Clock | None = None) -> None:
-    """Long-poll Telegram until stopped (SIGINT/SIGTERM)."""
+    """Telegram by long polling, or by webhook when TELEGRAM_WEBHOOK_URL is set, until SIGINT/SIGTERM.
+
+    The web server runs in both modes: health, readiness and metrics, the Telegram webhook in webhook
+    mode, WhatsApp's when configured. In polling mode alone it is optional: a port already taken is
+    logged, and the bot runs on without it."""
     assert settings.telegram_bot_token
+    stopped = stop_signal()
     app = await build_app(settings, clock)
     bot = make_bot(settings.telegram_bot_token, settings.telegram_api_base)
     adapter = TelegramAdapter(bot, media=MediaStore(Path(settings.media_dir)))
     app.add_channel(adapter)
-    stop_whatsapp = await app.serve_whatsapp(adapter.fetch_media) if settings.whatsapp else None
-    app.start_background()
+    server = app.web_server()
+    close_whatsapp = app.serve_whatsapp(server, adapter.fetch_media) if settings.whatsapp else None
+    dispatcher = adapter.dispatcher(app.handle)
+    webhook_url = settings.telegram_webhook_url
+    if webhook_url:
+        server.add_telegram(
+            path=settings.telegram_webhook_path,
+            secret_token=settings.telegram_webhook_secret_token,
+            dispatcher=dispatcher,
+            bot=bot,
+        )
+    polling: asyncio.Task[None] | None = None
     try:
+        await server.start(required=bool(webhook_url or settings.whatsapp))
+        app.start_background()
         me = await bot.get_me()
-        log.info("polling as @%s via %s", me.username, settings.telegram_api_base)
-        await bot.delete_webhook(drop_pending_updates=False)
         describe = lambda command, lang: app.deps.texts.plain(f"commands.{command}", lang)  # noqa: E731
         await adapter.set_commands(describe)
         menus = StaffMenus(app.db, adapter, describe)  # staff's and groups' own menus (bot/command_menus.py)
         await menus.start()
-        assert app.scheduler is not None
-        app.scheduler.add_job(
-            menus.refresh, "interval", seconds=60, id="menus", max_instances=1, coalesce=True
-        )
-        dispatcher = adapter.dispatcher(app.pipeline.handle)
-        await dispatcher.start_polling(
-            bot,
-            polling_timeout=settings.telegram_polling_timeout,
-            allowed_updates=["message", "edited_message", "callback_query"],  # group service messages too
-            close_bot_session=True,
-        )
+        app.add_job(menus.refresh, 60, "menus")
+        if webhook_url:
+            await bot.set_webhook(
+                webhook_url,
+                secret_token=settings.telegram_webhook_secret_token,
+                allowed_updates=TELEGRAM_UPDATES,
+                drop_pending_updates=False,
+            )
+            log.info("Telegram webhook for @%s at %s", me.username, webhook_url)
+        else:
+            log.info("polling as @%s via %s", me.username, settings.telegram_api_base)
+            await bot.delete_webhook(drop_pending_updates=False)
+            polling = asyncio.create_task(
+                dispatcher.start_polling(
+                    bot,
+                    polling_timeout=settings.telegram_polling_timeout,
+                    allowed_updates=TELEGRAM_UPDATES,
+                    handle_signals=False,  # ours: stop_signal
+                    close_bot_session=False,  # the sender may still be finishing its sends
+                ),
+                name="telegram-polling",
+            )
+        app.health.ready = True
+        await _until_stopped(stopped, polling)
     finally:
-        if stop_whatsapp is not None:
-            await stop_whatsapp()
+        app.health.stopping = True
+        await _stop_polling(dispatcher, polling)
+        await server.stop()
+        await app.settle()
         await app.close()
+        if close_whatsapp is not None:
+            await close_whatsapp()
+        await adapter.settle()
         await bot.session.close()
+        log.info("stopped")
 
 
 async def run_whatsapp(settings: Settings, clock: Clock | None = None) -> None:
     """WhatsApp alone (no Telegram token): serve webhooks until SIGINT/SIGTERM."""
+    stopped = stop_signal()
     app = await build_app(settings, clock)
-    stop_whatsapp = await app.serve_whatsapp()
-    app.start_background()
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopped.set)
+    server = app.web_server()
+    close_whatsapp = app.serve_whatsapp(server)
     try:
+        await server.start()
+        app.start_background()
+        app.health.ready = True
         await stopped.wait()
     finally:
-        await stop_whatsapp()
+        app.health.stopping = True
+        await server.stop()
+        await app.settle()
         await app.close()
+        await close_whatsapp()
+        log.info("stopped")
 
 
 async def run_console(settings: Settings, clock: Clock | None = None) -> None:
-    """A conversation in this terminal, stored like any other."""
+    """A conversation in this terminal, stored like any other; ends at the end of input, or at
+    SIGINT/SIGTERM once the line in hand is answered."""
+    stopped = stop_signal()
     app = await build_app(settings, clock)
     adapter = ConsoleAdapter()
     app.add_channel(adapter)
     app.start_background()
+    stop_reading = threading.Event()
+    watcher = asyncio.create_task(_set_when(stopped, stop_reading))
     try:
         texts = app.deps.texts
         for language in sorted(texts.languages, key=lambda lang: lang != texts.default_language):
             print(texts("console.banner", language), flush=True)  # the default language first
-        await read_lines(adapter, app.pipeline.handle, app.drain)
+        await read_lines(adapter, app.handle, app.drain, stream=_stdin_lines(stop_reading))
         await app.drain()
     finally:
+        watcher.cancel()
         await app.close()
+
+
+async def _set_when(stopped: asyncio.Event, flag: threading.Event) -> None:
+    await stopped.wait()
+    flag.set()
+
+
+class _StoppableLines:
+    """Standard input line by line (read in a thread by read_lines), ending as at the end of input
+    once `stop` is set, instead of blocking the shutdown until the next line."""
+
+    def __init__(self, fd: int, stop: threading.Event) -> None:
+        self.fd = fd
+        self.stop = stop
+        self.buffer = b""
+
+    def readline(self) -> str:
+        while b"\n" not in self.buffer:
+            if self.stop.is_set():
+                return ""
+            ready, _, _ = select.select([self.fd], [], [], 0.2)
+            if not ready:
+                continue
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                rest, self.buffer = self.buffer, b""
+                return rest.decode("utf-8", "replace")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return (line + b"\n").decode("utf-8", "replace")
+
+
+def _stdin_lines(stop: threading.Event) -> TextIO:
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.stdin  # not a real file (embedded use): read as it is
+    if os.name != "posix":
+        return sys.stdin
+    return cast(TextIO, _StoppableLines(fd, stop))

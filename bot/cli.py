@@ -41,10 +41,18 @@ To try the conversation in this terminal at any time: civicbot chat
 
 def _logging(settings: Settings, quiet: bool = False) -> None:
     level = logging.WARNING if quiet else getattr(logging, settings.log_level.upper(), logging.INFO)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":  # one JSON object a line (bot/log_format.py), warnings too
+        from bot.log_format import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+        logging.captureWarnings(True)
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    # APScheduler logs every run of every job at INFO: several a second with the sweeps
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 def _settings() -> Settings:

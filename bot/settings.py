@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import hashlib
+import hmac
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,9 +19,16 @@ class Settings(BaseSettings):
     telegram_bot_token: str | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_BASE")
     telegram_polling_timeout: int = Field(default=30, alias="TELEGRAM_POLLING_TIMEOUT", ge=1)
+    # webhook mode instead of polling when set: the public URL Telegram posts updates to (bot/webhooks.py)
+    telegram_webhook_url: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL")
+    # the X-Telegram-Bot-Api-Secret-Token every webhook request must carry; unset: derived from the token
+    telegram_webhook_secret: str | None = Field(
+        default=None, alias="TELEGRAM_WEBHOOK_SECRET", pattern=r"^[A-Za-z0-9_-]{1,256}$"
+    )
     database_url: str = Field(default="sqlite:///data/civicbot.db", alias="CIVICBOT_DATABASE_URL")
     config_path: str | None = Field(default=None, alias="CIVICBOT_CONFIG")
     log_level: str = Field(default="INFO", alias="CIVICBOT_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", alias="CIVICBOT_LOG_FORMAT")
     outbox_poll_seconds: float = Field(default=1.0, alias="CIVICBOT_OUTBOX_POLL_SECONDS", gt=0)
     # the outbox sender's pace (bot/rate_limits.py): Telegram overall, per private chat, per group
     telegram_per_second: float = Field(default=30.0, alias="TELEGRAM_MESSAGES_PER_SECOND", gt=0)
@@ -37,6 +49,9 @@ class Settings(BaseSettings):
     broadcast_seconds: float = Field(default=2.0, alias="CIVICBOT_BROADCAST_SECONDS", gt=0)
     # sends in flight at once (to different chats); the rate limits still hold
     outbox_concurrency: int = Field(default=8, alias="CIVICBOT_OUTBOX_CONCURRENCY", ge=1, le=64)
+    # this instance's name among several on one database (who holds a channel's bulk sending); a
+    # restarted instance with the same name takes its sending back at once. Empty: host, pid, random
+    instance: str = Field(default="", alias="CIVICBOT_INSTANCE", max_length=64)
     outbox_lease_seconds: float = Field(default=60.0, alias="CIVICBOT_OUTBOX_LEASE_SECONDS", gt=0)
     admin_ids: str = Field(default="", alias="CIVICBOT_ADMIN_IDS")  # Telegram user ids, comma-separated
     sla_sweep_seconds: float = Field(default=30.0, alias="CIVICBOT_SLA_SWEEP_SECONDS", gt=0)
@@ -50,6 +65,33 @@ class Settings(BaseSettings):
     webhook_host: str = Field(default="0.0.0.0", alias="CIVICBOT_WEBHOOK_HOST")
     webhook_port: int = Field(default=8080, alias="CIVICBOT_WEBHOOK_PORT", ge=0, le=65535)
     media_dir: str = Field(default="data/media", alias="CIVICBOT_MEDIA_DIR")
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_URL must be an https:// URL (http:// only for a local Bot API server)"
+            )
+        return value
+
+    @property
+    def telegram_webhook_path(self) -> str:
+        """The path of TELEGRAM_WEBHOOK_URL, which the web server serves."""
+        return urlsplit(self.telegram_webhook_url or "").path or "/"
+
+    @property
+    def telegram_webhook_secret_token(self) -> str:
+        """TELEGRAM_WEBHOOK_SECRET, or one derived from the bot token: the same on every instance (a
+        random one per start would let each instance's setWebhook lock the others out), and a new one
+        when the token is revoked."""
+        if self.telegram_webhook_secret:
+            return self.telegram_webhook_secret
+        token = (self.telegram_bot_token or "").encode()
+        return hmac.new(token, b"civicbot telegram webhook", hashlib.sha256).hexdigest()
 
     @property
     def whatsapp(self) -> bool:

@@ -63,8 +63,10 @@ from aiogram.types import (
     ReplyKeyboardRemove,
     ReplyParameters,
 )
+from pydantic import ValidationError
 
 from bot.channels.base import DeliveryError
+from bot.channels.storable import storable_inbound
 from bot.media_store import MediaStore, UploadCache
 from bot.text_split import split_html
 from handlers.messages import (
@@ -196,6 +198,11 @@ class TelegramAdapter:
             await query.answer()
         except TelegramAPIError as error:
             log.info("answerCallbackQuery failed: %s", error)
+
+    async def settle(self) -> None:
+        """Let the button-press answers on their way arrive (before the bot's session closes)."""
+        if self._answers:
+            await asyncio.wait(set(self._answers), timeout=10)
 
     def dispatcher(self, sink: InboundSink) -> Dispatcher:
         dispatcher = Dispatcher()
@@ -439,8 +446,14 @@ def message_to_inbound(
 ) -> Inbound | None:
     """A Telegram message as an Inbound event; None for service messages we do not act on.
 
-    bot_id (the bot's own user id) tells the service message "the bot was added" apart.
+    bot_id (the bot's own user id) tells the service message "the bot was added" apart. Its texts
+    come storable (bot/channels/storable.py).
     """
+    inbound = _message_to_inbound(message, edited=edited, bot_id=bot_id)
+    return storable_inbound(inbound) if inbound is not None else None
+
+
+def _message_to_inbound(message: Message, *, edited: bool, bot_id: int | None) -> Inbound | None:
     chat = message.chat
     chat_id = str(chat.id)
     is_private = chat.type == "private"
@@ -511,7 +524,10 @@ def _content(message: Message) -> dict[str, Any]:
         )
         return {"kind": InboundKind.PHOTO, "media": (ref,), "text": message.caption}
     if message.location is not None:
-        location = Location(latitude=message.location.latitude, longitude=message.location.longitude)
+        try:
+            location = Location(latitude=message.location.latitude, longitude=message.location.longitude)
+        except ValidationError:  # no place on Earth
+            return {"kind": InboundKind.OTHER}
         return {"kind": InboundKind.LOCATION, "location": location}
     if message.voice:  # kept with the complaint, sent on by its own kind (sendVoice)
         voice = MediaRef(
@@ -545,7 +561,7 @@ def callback_to_inbound(query: CallbackQuery) -> Inbound:
     chat = message.chat if message is not None else None
     chat_id = str(chat.id if chat is not None else query.from_user.id)
     is_private = chat is None or chat.type == "private"
-    return Inbound(
+    inbound = Inbound(
         channel=Channel.TELEGRAM,
         event_id=f"c:{query.id}",
         chat_id=chat_id,
@@ -559,3 +575,4 @@ def callback_to_inbound(query: CallbackQuery) -> Inbound:
         username=query.from_user.username,
         platform_language=query.from_user.language_code,
     )
+    return storable_inbound(inbound)

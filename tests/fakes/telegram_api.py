@@ -25,6 +25,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
+import aiohttp
 from aiohttp import web
 
 from tests.fakes.telegram_limits import FloodLimits
@@ -62,6 +63,8 @@ class FakeTelegramAPI(FakeTelegramState):
         self.calls: list[Call] = []
         self.commands: dict[str, list[JSON]] = {}
         self.webhook_url = ""
+        self.webhook_secret = ""  # the secret_token given with setWebhook
+        self._delays: dict[str, list[float]] = {}  # method → seconds the next calls take
         self._faults: dict[str, list[ApiError | None]] = {}  # None: let one call through
         self.limits: FloodLimits | None = None  # Telegram's flood limits, when set (limit_rate)
         self._consumed: set[int] = set()
@@ -146,6 +149,38 @@ class FakeTelegramAPI(FakeTelegramState):
         description = description or DEFAULT_ERRORS.get(status, "Internal Server Error")
         error = ApiError(status, description, retry_after if status == 429 else None)
         self._faults.setdefault(method.lower(), []).extend([None] * after + [error] * times)
+
+    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` take ``seconds`` before they are carried out
+        (the call is recorded at once, its result when it is done)."""
+        self._delays.setdefault(method.lower(), []).extend([seconds] * times)
+
+    async def post_webhook(
+        self,
+        update: JSON | bytes,
+        *,
+        secret: str | None = "",
+        content_type: str = "application/json",
+    ) -> tuple[int, str]:
+        """POST ``update`` (or raw bytes) to the registered webhook as Telegram does: with the
+        registered secret in ``X-Telegram-Bot-Api-Secret-Token``, another ``secret``, or none
+        (``secret=None``). A queued update posted this way counts as delivered. (status, body)."""
+        if not self.webhook_url:
+            raise AssertionError("no webhook registered (setWebhook)")
+        body = update if isinstance(update, bytes) else json.dumps(update).encode()
+        headers = {"Content-Type": content_type}
+        token = self.webhook_secret if secret == "" else secret
+        if token is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = token
+        if isinstance(update, dict):
+            for queued in self._queue:
+                if queued.update.get("update_id") == update.get("update_id"):
+                    queued.delivered = True
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.webhook_url, data=body, headers=headers) as response,
+        ):
+            return response.status, await response.text()
 
     def limit_rate(self, limits: FloodLimits | None) -> None:
         """Answer sends past Telegram's flood limits with 429 (and inject random trouble), or stop."""
@@ -362,6 +397,9 @@ class FakeTelegramAPI(FakeTelegramState):
             if self.limits is not None and self._is_message_call(call, None, include_failed=True):
                 target = call.chat_id
                 self.limits.admit(target if isinstance(target, int) else None)
+            delays = self._delays.get(method.lower())
+            if delays:
+                await asyncio.sleep(delays.pop(0))
             impl = self._methods.get(method.lower())
             if impl is None:
                 raise ApiError(404, "Not Found: method not found")
@@ -396,8 +434,9 @@ class FakeTelegramAPI(FakeTelegramState):
         }
 
     def _m_setWebhook(self, p: JSON) -> bool:
-        """Remember the webhook URL (getUpdates then answers 409)."""
+        """Remember the webhook URL and secret token (getUpdates then answers 409)."""
         self.webhook_url = str(p.get("url") or "")
+        self.webhook_secret = str(p.get("secret_token") or "") if self.webhook_url else ""
         if p.get("drop_pending_updates"):
             self._queue.clear()
         return True
