@@ -3,14 +3,17 @@
 Dedupe, the citizen's record, the conversation step and the outbox rows for the replies all
 commit together: a repeated delivery changes nothing, and a failure leaves nothing half done.
 If handling fails (a bug, the database briefly away), the person is asked to send the message
-again: Telegram's polling has already confirmed the update, so nothing would redeliver it.
+again: Telegram's polling has already confirmed the update, so nothing would redeliver it. Nothing of
+the event is kept, its dedupe record neither, so the same update delivered again is handled. When the
+database cannot even queue that apology, it goes straight to the platform (`deliver_now`), in the
+person's language as far as it can still be read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -38,14 +41,27 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000  # longer inbound texts are refused before any handler sees them
 
+# sends one action to a chat now, past the outbox (bot/app.py: the channel's adapter)
+DeliverNow = Callable[[Envelope], Awaitable[object]]
+
 
 class Pipeline:
-    """Handles inbound events one chat at a time, many chats at once."""
+    """Handles inbound events one chat at a time, many chats at once.
 
-    def __init__(self, db: Database, deps: Deps, on_queued: Callable[[], None] = lambda: None) -> None:
+    `deliver_now`: how to reach a person when the database cannot even queue the apology for a failure.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        deps: Deps,
+        on_queued: Callable[[], None] = lambda: None,
+        deliver_now: DeliverNow | None = None,
+    ) -> None:
         self.db = db
         self.deps = deps
         self.on_queued = on_queued
+        self.deliver_now = deliver_now
         self._chats = KeyedLocks()
 
     async def handle(self, inbound: Inbound) -> bool:
@@ -81,8 +97,33 @@ class Pipeline:
                 enqueue(session=session, envelope=envelope, now=self.deps.clock.now())
         except Exception:
             log.exception("could not even queue an apology for %s", inbound.event_id)
+            await self._apologise_now(inbound)
             return False
         return True
+
+    async def _apologise_now(self, inbound: Inbound) -> None:
+        """The database is away: the apology straight to the platform, in the person's language if it
+        can still be read (their stored choice, else their app's, else the city's default)."""
+        if self.deliver_now is None:
+            return
+        texts = self.deps.texts
+        language: str | None = None
+        try:
+            async with self.db.sessions() as session:
+                citizen = await citizen_by_identity(
+                    session=session, channel=inbound.channel.value, external_id=inbound.user_id
+                )
+                language = citizen.language if citizen is not None else None
+        except Exception as error:
+            log.info("the language of %s could not be read either: %s", inbound.user_id, error)
+        if language is None:
+            app_language = (inbound.platform_language or "").split("-")[0].lower()
+            language = app_language if app_language in texts.languages else texts.default_language
+        reply = OutText(text=texts("errors.try_again", language), language=language)
+        try:
+            await self.deliver_now(Envelope(channel=inbound.channel, chat_id=inbound.chat_id, action=reply))
+        except Exception:
+            log.exception("the apology for %s could not be sent either", inbound.event_id)
 
     async def _handle_once(self, inbound: Inbound) -> bool:
         now = self.deps.clock.now()

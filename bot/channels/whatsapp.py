@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.channels.base import DeliveryError
+from bot.channels.storable import storable, storable_inbound
 from bot.channels.whatsapp_client import GraphClient, MediaError
 from bot.channels.whatsapp_format import parse_webhook, render
 from bot.media_store import MediaStore, UploadCache, extension, mime_type
@@ -93,21 +94,26 @@ class WhatsAppAdapter:
         return message_id
 
     async def on_webhook(self, body: dict[str, Any]) -> None:
-        """One verified webhook body (bot/webhooks.py); raising makes Meta deliver it again."""
+        """One verified webhook body (bot/webhooks.py); raising makes Meta deliver it again, so only
+        a failure that may pass (the database) raises: what cannot be read is skipped."""
         inbound, receipts = parse_webhook(body)
         if receipts:
             async with self.db.transaction() as session:
                 for receipt in receipts:
+                    at = _moment(receipt.timestamp)
+                    if at is None:
+                        log.warning("WhatsApp receipt skipped: timestamp %r is no moment", receipt.timestamp)
+                        continue
                     await record_delivery(
                         session=session,
                         channel=Channel.WHATSAPP.value,
-                        platform_message_id=receipt.message_id,
+                        platform_message_id=storable(receipt.message_id),
                         status=receipt.status,
-                        at=datetime.fromtimestamp(receipt.timestamp, UTC),
-                        error=receipt.error,
+                        at=at,
+                        error=storable(receipt.error) if receipt.error else None,
                     )
         for event in inbound:
-            await self.handle(await self._with_media(event))
+            await self.handle(await self._with_media(storable_inbound(event)))
 
     async def _with_media(self, event: Inbound) -> Inbound:
         if not event.media or event.kind == InboundKind.OTHER:
@@ -139,6 +145,14 @@ class WhatsAppAdapter:
         log.info("%s %s %s uploaded to WhatsApp as %s", media.channel, media.kind, media.file_id, media_id)
         self.uploaded.put(media, media_id)
         return action.model_copy(update={"media": _on_whatsapp(media, media_id)})
+
+
+def _moment(timestamp: int) -> datetime | None:
+    """Unix seconds as a moment; None for a number no clock reaches."""
+    try:
+        return datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _on_whatsapp(media: MediaRef, media_id: str) -> MediaRef:
