@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -80,9 +80,17 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration (safe to call at every start)."""
+MIGRATION_LOCK = 7_301_190_001  # a PostgreSQL advisory lock: one instance migrates at a time
+
+
+async def migrate(engine: AsyncEngine, *, lock: bool = True) -> None:
+    """Bring the schema to the newest migration (safe to call at every start).
+
+    On PostgreSQL the upgrade holds an advisory lock for its transaction: instances started at once
+    after an upgrade take turns, and the later ones find the schema at the newest already."""
     async with engine.begin() as connection:
+        if lock and connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await connection.run_sync(_upgrade)
 
 

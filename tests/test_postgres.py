@@ -199,6 +199,16 @@ async def test_migrations_create_every_table_and_run_again_harmlessly(postgres_u
         await second.dispose()
 
 
+async def test_instances_started_at_once_on_an_empty_database_migrate_it_once(postgres_user: str) -> None:
+    async with fresh_database(postgres_user) as url:
+        starting = [Database(url) for _ in range(3)]  # three instances after an upgrade
+        await asyncio.gather(*(db.migrate() for db in starting))  # none fails on another's tables
+        tables, revisions = await schema_of(url)
+        assert set(SQLModel.metadata.tables) <= tables and revisions == [head_revision()]
+        for db in starting:
+            await db.dispose()
+
+
 async def test_a_whole_complaint_is_stored_with_its_photo_and_event(
     citizen: Callable[..., Dialog], db: Database
 ) -> None:
