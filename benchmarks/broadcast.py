@@ -134,16 +134,28 @@ async def start(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
         )  # fmt: skip
 
 
-def received(api: FakeTelegramAPI) -> tuple[Counter[int], list[float]]:
-    """Accepted announcement sends: per chat, and their times."""
-    per_chat: Counter[int] = Counter()
-    times: list[float] = []
-    for call in api.calls:
-        if call.method == "sendMessage" and not call.failed and isinstance(call.chat_id, int):
-            if call.chat_id >= FIRST_CHAT:
-                per_chat[call.chat_id] += 1
-                times.append(call.at)
-    return per_chat, times
+class Received:
+    """Accepted announcement sends, per chat and their times, tallied as the fake records them.
+
+    Each look reads only the calls since the last one: the fake runs in this process, and rereading
+    100,000 calls twice a second would slow its answers, and so the bot, more than anything measured.
+    """
+
+    def __init__(self, api: FakeTelegramAPI) -> None:
+        self.api = api
+        self.per_chat: Counter[int] = Counter()
+        self.times: list[float] = []
+        self._seen = 0
+
+    def update(self) -> Received:
+        calls = self.api.calls
+        for call in calls[self._seen :]:
+            if call.method == "sendMessage" and not call.failed and isinstance(call.chat_id, int):
+                if call.chat_id >= FIRST_CHAT:
+                    self.per_chat[call.chat_id] += 1
+                    self.times.append(call.at)
+        self._seen = len(calls)
+        return self
 
 
 async def run_once(
@@ -158,13 +170,14 @@ async def run_once(
         env = environment(api, url, rate, paid, concurrency)
         log = workdir / "bot.log"
         process = await start(env, log)
+        tally = Received(api)
         kills = 0
         killed_at: float | None = None
         deadline = time.monotonic() + recipients / rate * 3 + 60
         try:
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
-                per_chat, _ = received(api)
+                per_chat = tally.update().per_chat
                 if kill and not kills and len(per_chat) >= recipients // 2:
                     process.send_signal(signal.SIGKILL)
                     await process.wait()
@@ -180,7 +193,8 @@ async def run_once(
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
                 await asyncio.wait_for(process.wait(), timeout=30)
-        per_chat, times = received(api)
+        tally.update()
+        per_chat, times = tally.per_chat, tally.times
     seconds = (max(times) - min(times)) if len(times) > 1 else 0.0
     down = 0.0
     if killed_at is not None:
