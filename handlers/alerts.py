@@ -7,23 +7,25 @@ before the commit leaves it due, a commit records it done (workflows/sla.py).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import ticket_actions
-from handlers.batches import in_batches
 from handlers.cards import deadline_line
 from handlers.context import Deps, Desk, Mail
 from handlers.i18n import Safe
 from handlers.messages import OutText
 from handlers.pipeline import queue_mail
-from models import JobRun, Role, Staff, Ticket, TicketEvent
+from models import Attachment, Citizen, JobRun, MessageLink, Role, Staff, Ticket, TicketEvent, UnitState
+from models.broadcast_queries import insert_rows
 from models.db import Database
-from models.queries import latest_link
 from models.tickets import OPEN_STATUSES
 from workflows import sla
 from workflows import staff as staff_rules
@@ -33,24 +35,105 @@ SWEEP_BATCH = 200
 
 
 async def sweep(db: Database, deps: Deps) -> int:
-    """Send the reminders and escalations that are due; the number of alerts sent."""
+    """Send the reminders and escalations that are due; the number of alerts sent.
 
-    async def due(session: AsyncSession, now: datetime, limit: int) -> list[Ticket]:
-        return await sla.tickets_with_alerts_due(session=session, now=now, limit=limit)
+    In batches (as handlers/batches.py), each one transaction with its messages and events. A
+    batch reads what its alerts need at once and writes their rows at once: with 1,000 due,
+    queries and inserts one alert at a time would take most of the sweep's time.
+    """
+    sent = 0
+    while True:
+        async with db.transaction() as session:
+            now = deps.clock.now()
+            tickets = await sla.tickets_with_alerts_due(session=session, now=now, limit=SWEEP_BATCH)
+            if not tickets:
+                return sent
+            session.autoflush = False  # nothing read below depends on what the batch writes
+            batch = await _Batch.load(session, tickets)
+            desk = Desk(session=session, deps=deps, mail=Mail(), now=now)
+            for ticket in tickets:
+                sent += await _alert_due(desk, ticket, batch)
+            await batch.write(session, desk.mail, now)
+        if len(tickets) < SWEEP_BATCH:
+            return sent
 
-    return await in_batches(db, deps, due, _alert_due, batch=SWEEP_BATCH)
+
+@dataclass
+class _Batch:
+    """What a batch of alerts reads, loaded once, and the events it records, written once."""
+
+    rows: list[object]  # reporters, holders, groups: held (the session's identity map holds weakly)
+    cards: dict[tuple[int, str], str]  # (ticket, chat) → the newest card's message id
+    photos: dict[int, list[Attachment]]  # ticket → the citizen's attachments, in order (for its card)
+    people: dict[tuple[str, str], list[Staff]] = field(default_factory=dict)  # (unit, to) → escalated to
+    events: list[dict[str, Any]] = field(default_factory=list)  # ticket_events rows
+
+    @classmethod
+    async def load(cls, session: AsyncSession, tickets: list[Ticket]) -> _Batch:
+        """The tickets' reporters, holders and unit groups (session.get then finds them), their cards
+        and the citizens' photos (the refreshed cards count them)."""
+        reporters = {t.citizen_id for t in tickets}
+        holders = {t.holder_staff_id for t in tickets if t.holder_staff_id is not None}
+        groups = list(await session.exec(select(UnitState)))
+        citizens = list(await session.exec(select(Citizen).where(col(Citizen.id).in_(reporters))))
+        staff = list(await session.exec(select(Staff).where(col(Staff.id).in_(holders)))) if holders else []
+        rows: list[object] = [*groups, *citizens, *staff]
+        query = (
+            select(MessageLink.ticket_id, MessageLink.chat_id, MessageLink.message_id)
+            .where(col(MessageLink.ticket_id).in_([t.id for t in tickets]), MessageLink.role == "card")
+            .order_by(col(MessageLink.id))
+        )
+        cards = {
+            (ticket_id, chat_id): message_id for ticket_id, chat_id, message_id in await session.exec(query)
+        }
+        photos: dict[int, list[Attachment]] = {}
+        query_photos = (
+            select(Attachment)
+            .where(col(Attachment.ticket_id).in_([t.id for t in tickets]), Attachment.added_by == "citizen")
+            .order_by(col(Attachment.id))
+        )
+        for photo in await session.exec(query_photos):
+            photos.setdefault(photo.ticket_id, []).append(photo)
+        return cls(rows=rows, cards=cards, photos=photos)
+
+    async def escalated_to(self, desk: Desk, ticket: Ticket, to: str) -> list[Staff]:
+        key = (ticket.unit, to)
+        if key not in self.people:
+            self.people[key] = await ticket_actions.escalation_people(desk, ticket, to)
+        return self.people[key]
+
+    async def write(self, session: AsyncSession, mail: Mail, now: datetime) -> None:
+        """The events and the messages (as workflows/outbox.py queues them), one INSERT each."""
+        if self.events:
+            await session.exec(insert(TicketEvent.__table__), params=self.events)  # type: ignore[attr-defined]
+        rows: list[dict[str, object]] = [
+            {
+                "channel": envelope.channel.value,
+                "chat_id": envelope.chat_id,
+                "payload": envelope.action.model_dump(mode="json"),
+                "priority": int(priority),
+                "ticket_id": envelope.ticket_id,
+                "role": envelope.role,
+                "template": envelope.template.model_dump(mode="json") if envelope.template else None,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+            for envelope, priority in mail.items
+        ]
+        await insert_rows(session=session, rows=rows)
 
 
-async def _alert_due(desk: Desk, ticket: Ticket) -> int:
+async def _alert_due(desk: Desk, ticket: Ticket, batch: _Batch) -> int:
     stages = sla.due_stages(ticket, city=desk.deps.city, calendars=desk.deps.calendars, now=desk.now)
     for stage in stages:
-        await alert(desk, ticket, stage)
+        await alert(desk, ticket, stage, batch)
     if stages:
-        await ticket_actions.show_card(desk, ticket)  # the time left, refreshed
+        photos = batch.photos.get(ticket.id or 0, [])
+        await ticket_actions.show_card(desk, ticket, photos=photos)  # the time left, refreshed
     return len(stages)
 
 
-async def alert(desk: Desk, ticket: Ticket, stage: sla.Stage) -> None:
+async def alert(desk: Desk, ticket: Ticket, stage: sla.Stage, batch: _Batch) -> None:
     assert ticket.id is not None
     deadline = Safe(deadline_line(desk, ticket))
     percent = round(stage.fraction * 100)
@@ -62,7 +145,7 @@ async def alert(desk: Desk, ticket: Ticket, stage: sla.Stage) -> None:
         )
         action = "reminder"
     else:
-        people = await ticket_actions.escalation_people(desk, ticket, stage.to)
+        people = await batch.escalated_to(desk, ticket, stage.to)
         recipients = [(p.channel, p.user_id) for p in people]
         unit = staff_rules.unit_name(desk.deps.city, ticket.unit, desk.deps.staff_language)
         text = desk.staff_text(
@@ -73,27 +156,27 @@ async def alert(desk: Desk, ticket: Ticket, stage: sla.Stage) -> None:
         )
         action = "escalated"
     for channel, chat_id in recipients:
-        card_id = await latest_link(session=desk.session, ticket_id=ticket.id, role="card", chat_id=chat_id)
+        card_id = batch.cards.get((ticket.id, chat_id))  # the alert answers the card
         desk.mail.send(
             channel, chat_id, OutText(text=text, reply_to=card_id), ticket_id=ticket.id, role="alert"
         )
     if not recipients:
         log.warning("no one to send the %s of %s to (unit %s)", action, ticket.reference, ticket.unit)
-    desk.session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            at=desk.now,
-            actor_kind="system",
-            action=action,
-            public=False,
-            details={
+    batch.events.append(
+        {
+            "ticket_id": ticket.id,
+            "at": desk.now,
+            "actor_kind": "system",
+            "action": action,
+            "public": False,
+            "details": {
                 "clock": ticket.clock,
                 "fraction": stage.fraction,
                 "level": stage.level,
                 "to": stage.to,
                 "recipients": len(recipients),
             },
-        )
+        }
     )
 
 

@@ -46,12 +46,18 @@ async def card_chats(desk: Desk, ticket: Ticket) -> list[tuple[str, str]]:
     return [(a.channel, a.user_id) for a in await staff_rules.admins(session=desk.session)]
 
 
-async def show_card(desk: Desk, ticket: Ticket, *, fresh: bool = False) -> None:
-    """Post the card (fresh: with the location and photos) or edit it in place."""
+async def show_card(
+    desk: Desk, ticket: Ticket, *, fresh: bool = False, photos: Sequence[Attachment] | None = None
+) -> None:
+    """Post the card (fresh: with the location and photos) or edit it in place.
+
+    `photos`: the citizen's attachments, when the caller has them (the SLA sweep reads a batch's at once).
+    """
     assert ticket.id is not None
     reporter = await desk.session.get(Citizen, ticket.citizen_id)
     holder = await desk.session.get(Staff, ticket.holder_staff_id) if ticket.holder_staff_id else None
-    photos = await _attachments(desk, ticket, added_by="citizen")
+    if photos is None:
+        photos = await _attachments(desk, ticket, added_by="citizen")
     counts = Counter(a.kind for a in photos)
     card = cards.card(desk, ticket, reporter=reporter, holder=holder, attachments=counts)
     for channel, chat_id in await card_chats(desk, ticket):
