@@ -123,6 +123,7 @@ def bot_environment(api: FakeTelegramAPI, tmp_path: Path, **extra: str) -> dict[
         # conversations; the limits are kept in tests/test_broadcast_e2e.py, where the fake enforces them
         TELEGRAM_PER_CHAT_PER_SECOND="50",
         TELEGRAM_GROUP_PER_MINUTE="3000",
+        CIVICBOT_WEBHOOK_PORT="0",  # the health server on any free port: runs side by side never clash
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
