@@ -29,6 +29,7 @@ from models.db import Database
 from models.tickets import OPEN_STATUSES
 from workflows import sla
 from workflows import staff as staff_rules
+from workflows.outbox import outbox_values
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 200
@@ -106,20 +107,7 @@ class _Batch:
         """The events and the messages (as workflows/outbox.py queues them), one INSERT each."""
         if self.events:
             await session.exec(insert(TicketEvent.__table__), params=self.events)  # type: ignore[attr-defined]
-        rows: list[dict[str, object]] = [
-            {
-                "channel": envelope.channel.value,
-                "chat_id": envelope.chat_id,
-                "payload": envelope.action.model_dump(mode="json"),
-                "priority": int(priority),
-                "ticket_id": envelope.ticket_id,
-                "role": envelope.role,
-                "template": envelope.template.model_dump(mode="json") if envelope.template else None,
-                "created_at": now,
-                "next_attempt_at": now,
-            }
-            for envelope, priority in mail.items
-        ]
+        rows = [outbox_values(envelope, now=now, priority=priority) for envelope, priority in mail.items]
         await insert_rows(session=session, rows=rows)
 
 

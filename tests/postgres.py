@@ -45,3 +45,17 @@ async def fresh_database(user: str, prefix: str = "civicbot_test") -> AsyncItera
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@asynccontextmanager
+async def database_or_skip(prefix: str) -> AsyncIterator[str]:
+    """A fresh database's URL, or the test skipped with the reason when PostgreSQL does not answer."""
+    import pytest
+
+    try:
+        admin, user = await connect_admin(USERS)
+    except ConnectionError as error:
+        pytest.skip(f"PostgreSQL at {HOST}:{PORT} is not answering: {error}")
+    await admin.close()
+    async with fresh_database(user, prefix=prefix) as url:
+        yield url

@@ -27,7 +27,7 @@ from models import Ticket
 from models.db import Database
 from models.outbox import OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.postgres import HOST, PORT, USERS, connect_admin, fresh_database
+from tests.postgres import database_or_skip
 from tests.test_telegram_e2e import STEP, TOKEN, BotProcess, TelegramCitizen, bot_environment
 from tests.test_whatsapp_e2e import free_port
 from tests.test_workflow_e2e import ADMIN, GROUP, WIB, file_complaint, set_clock, set_up_unit
@@ -39,12 +39,7 @@ CITIZENS = [6100 + n for n in range(6)]
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
-    try:
-        admin, user = await connect_admin(USERS)
-    except ConnectionError as error:
-        pytest.skip(f"PostgreSQL at {HOST}:{PORT} is not answering: {error}")
-    await admin.close()
-    async with fresh_database(user, prefix="civicbot_instances") as url:
+    async with database_or_skip("civicbot_instances") as url:
         yield url
 
 

@@ -27,7 +27,7 @@ from handlers.messages import Channel, Envelope, Outbound, OutText
 from models import Citizen, OutboxMessage, OutboxStatus
 from models.db import Database
 from models.queries import citizen_by_identity, claim_outbox, record_delivery
-from tests.postgres import HOST, PORT, USERS, connect_admin, fresh_database
+from tests.postgres import database_or_skip
 from workflows.clock import FrozenClock, as_utc
 from workflows.outbox import Priority, enqueue
 
@@ -634,12 +634,7 @@ async def shared_url(request: pytest.FixtureRequest, db_url: str) -> AsyncIterat
     if request.param == "sqlite":
         yield db_url
         return
-    try:
-        admin, user = await connect_admin(USERS)
-    except ConnectionError as error:
-        pytest.skip(f"PostgreSQL at {HOST}:{PORT} is not answering: {error}")
-    await admin.close()
-    async with fresh_database(user, prefix="civicbot_sender") as url:
+    async with database_or_skip("civicbot_sender") as url:
         yield url
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import IntEnum
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,16 +28,23 @@ def enqueue(
     priority: Priority = Priority.INTERACTIVE,
 ) -> OutboxMessage:
     """Add a message to the outbox; it is sent only if the surrounding transaction commits."""
-    row = OutboxMessage(
-        channel=envelope.channel.value,
-        chat_id=envelope.chat_id,
-        payload=envelope.action.model_dump(mode="json"),
-        priority=int(priority),
-        ticket_id=envelope.ticket_id,
-        role=envelope.role,
-        template=envelope.template.model_dump(mode="json") if envelope.template else None,
-        created_at=now,
-        next_attempt_at=now,
-    )
+    row = OutboxMessage(**outbox_values(envelope, now=now, priority=priority))
     session.add(row)
     return row
+
+
+def outbox_values(
+    envelope: Envelope, *, now: datetime, priority: Priority = Priority.INTERACTIVE
+) -> dict[str, Any]:
+    """The columns of a queued message (enqueue's row, or one of many written in one INSERT)."""
+    return {
+        "channel": envelope.channel.value,
+        "chat_id": envelope.chat_id,
+        "payload": envelope.action.model_dump(mode="json"),
+        "priority": int(priority),
+        "ticket_id": envelope.ticket_id,
+        "role": envelope.role,
+        "template": envelope.template.model_dump(mode="json") if envelope.template else None,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
