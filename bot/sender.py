@@ -5,7 +5,9 @@ it holds across passes, restarts and instances): a message waiting for a retry h
 chat's later messages, and only that chat's. Before sending, a row is claimed with one conditional
 UPDATE that counts the attempt and leases the row for `lease_seconds`; of two senders on one
 database only one wins the claim. A sender that dies mid-send leaves the attempt counted and the
-row due again when the lease ends (at-least-once, never silently lost).
+row due again when the lease ends (at-least-once, never silently lost). The claims and records of
+the sends in flight are written several to a transaction (models/group_commit.py): one commit, not
+two, per message at a broadcast's pace.
 Platform rate limits (bot/rate_limits.py): a row whose chat is not free yet (Telegram: one message a
 second in a private chat, 20 a minute in a group) waits for a later pass, and its chat's later rows
 with it; between sends the pass sleeps as long as the channel's overall pace needs. Rows come most
@@ -29,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.base import ChannelAdapter, DeliveryError
 from bot.leases import LEAD_FOR, Leases
@@ -36,6 +39,7 @@ from bot.rate_limits import RateLimits, is_group_chat
 from handlers.messages import Outbound, OutEdit, OutTemplate, TemplateCall
 from models import OutboxMessage
 from models.db import Database
+from models.group_commit import GroupCommit
 from models.queries import (
     claim_outbox,
     hold_outbox,
@@ -121,6 +125,8 @@ class OutboxSender:
         # bulk rows (announcements) go from one instance at a time, the lease's holder, so that the
         # channel's overall pace (and WhatsApp's tier) is kept once, not once per instance
         self.leases = leases or Leases(db, clock)
+        # the claims and records of the sends in flight, several to a transaction (models/group_commit.py)
+        self.commits = GroupCommit(db)
 
     def wake(self) -> None:
         self._wake.set()
@@ -303,11 +309,15 @@ class OutboxSender:
     async def _claim(self, row: OutboxMessage) -> bool:
         """Take the row if nobody else has (it is then our (row.attempts + 1)th attempt)."""
         assert row.id is not None
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            won = await claim_outbox(
-                session=session, row_id=row.id, attempts=row.attempts, now=now, lease_until=now + self.lease
+        row_id, attempts = row.id, row.attempts
+
+        async def claim(session: AsyncSession) -> bool:
+            now = self.clock.now()
+            return await claim_outbox(
+                session=session, row_id=row_id, attempts=attempts, now=now, lease_until=now + self.lease
             )
+
+        won = await self.commits.run(claim)
         if won:
             row.attempts += 1
         return won
@@ -377,17 +387,21 @@ class OutboxSender:
             await self._record_error(row, DeliveryError(repr(error)))
             return False
         assert row.id is not None
-        async with self.db.transaction() as session:
+        row_id = row.id
+
+        async def record(session: AsyncSession) -> None:
             now = self.clock.now()
             await record_outbox_sent(
                 session=session,
-                row_id=row.id,
+                row_id=row_id,
                 now=now,
                 platform_message_id=message_id or None,
                 sent_as=sent_as,
             )
             if message_id:
                 record_link(session=session, row=row, message_id=message_id, chat_id=row.chat_id, now=now)
+
+        await self.commits.run(record)
         self.counters["sent"] += 1
         return True
 

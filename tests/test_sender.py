@@ -773,3 +773,18 @@ async def test_each_channel_goes_at_its_own_pace_side_by_side(db: Database, cloc
     assert len(chats) == 40
     first_ten = chats[:10]  # the WhatsApp copies do not wait for the Telegram ones, queued first
     assert any(c.startswith("62811") for c in first_ten) and any(c.startswith("9") for c in first_ten)
+
+
+async def test_the_sends_in_flight_share_their_claims_and_records_in_few_transactions(
+    db: Database, clock: FrozenClock
+) -> None:
+    slow = SlowChannel(gather=8)
+    sender = OutboxSender(db, {"telegram": slow}, clock, per_second=FAST, concurrency=8)
+    chats = [str(8000 + n) for n in range(40)]
+    await queue_bulk(db, clock, chats, "Pengumuman")
+    await drain(sender)
+    assert sorted(chat for chat, _ in slow.sent) == sorted(chats)  # each once
+    assert all(r.status == OutboxStatus.SENT and r.attempts == 1 for r in await rows(db))
+    # a claim and a record per message, but fewer transactions than messages
+    assert sender.commits.units == 80
+    assert sender.commits.transactions < 40
