@@ -35,6 +35,7 @@ from bot.channels.telegram import TelegramAdapter, make_bot
 from bot.channels.whatsapp import WhatsAppAdapter
 from bot.channels.whatsapp_client import GraphClient
 from bot.command_menus import StaffMenus
+from bot.dashboard import dashboard_app
 from bot.health import Health
 from bot.leases import Leases
 from bot.media_store import MediaStore
@@ -103,8 +104,15 @@ class App:
                 self._idle.set()
 
     def web_server(self) -> WebServer:
-        """The web server with health, readiness and metrics; the channels add their webhooks."""
-        return WebServer(self.settings.webhook_host, self.settings.webhook_port, self.health, self.metrics)
+        """The web server with health, readiness, metrics and the staff dashboard; the channels add
+        their webhooks."""
+        server = WebServer(self.settings.webhook_host, self.settings.webhook_port, self.health, self.metrics)
+        server.add_dashboard(dashboard_app(db=self.db, deps=self.deps, settings=self.settings))
+        server.add_transparency(db=self.db, deps=self.deps)  # public figures per unit, if the city wants
+        server.add_open311(  # Open311 GeoReport v2 (bot/open311.py)
+            db=self.db, deps=self.deps, keys=self.settings.open311_keys, on_queued=self.sender.wake
+        )
+        return server
 
     def start_background(self) -> None:
         """The outbox sender and the periodic housekeeping."""
@@ -284,7 +292,14 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
     texts = Translator(catalogues, overrides=city.texts)
     if clock is None:
         clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
-    deps = Deps(city=city, texts=texts, clock=clock, classifier=Classifier(city), areas=areas)
+    deps = Deps(
+        city=city,
+        texts=texts,
+        clock=clock,
+        classifier=Classifier(city),
+        areas=areas,
+        dashboard_url=settings.dashboard_url,
+    )
     if settings.admins:
         async with db.transaction() as session:
             await ensure_admins(
@@ -467,6 +482,8 @@ async def run_console(settings: Settings, clock: Clock | None = None) -> None:
     app = await build_app(settings, clock)
     adapter = ConsoleAdapter()
     app.add_channel(adapter)
+    server = app.web_server()  # health and the dashboard on CIVICBOT_WEBHOOK_PORT, if it is free
+    await server.start(required=False)
     app.start_background()
     stop_reading = threading.Event()
     watcher = asyncio.create_task(_set_when(stopped, stop_reading))
@@ -478,6 +495,7 @@ async def run_console(settings: Settings, clock: Clock | None = None) -> None:
         await app.drain()
     finally:
         watcher.cancel()
+        await server.stop()
         await app.close()
 
 

@@ -14,6 +14,7 @@ import typer
 
 from bot.cli_admin import admin_cli
 from bot.cli_broadcast import broadcast_cli
+from bot.cli_quality import report_quality
 from bot.settings import Settings
 from locales import load_catalogues
 
@@ -197,8 +198,8 @@ def _unit(city: CityConfig, unit: str) -> str:
 @staff_cli.command("add")
 def staff_add(
     user_id: Annotated[str, typer.Argument(help="the person's Telegram user id (numeric)")],
-    role: Annotated[str, typer.Option(help="officer, supervisor or admin")] = "officer",
-    unit: Annotated[str | None, typer.Option(help="the unit key (not for admins)")] = None,
+    role: Annotated[str, typer.Option(help="officer, supervisor, admin or quality")] = "officer",
+    unit: Annotated[str | None, typer.Option(help="the unit key (not for admins, quality managers)")] = None,
     name: Annotated[str | None, typer.Option(help="a name shown to colleagues")] = None,
 ) -> None:
     """Make someone staff (or change their role or unit)."""
@@ -206,11 +207,11 @@ def staff_add(
     from workflows.staff import add_staff
 
     if role not in {r.value for r in Role}:
-        typer.echo("role must be officer, supervisor or admin", err=True)
+        typer.echo("role must be officer, supervisor or admin, or quality (a quality manager)", err=True)
         raise typer.Exit(2)
 
     async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
-        if role != "admin" and unit is None:
+        if role not in ("admin", "quality") and unit is None:
             typer.echo("--unit is needed for officers and supervisors", err=True)
             raise typer.Exit(2)
         key = _unit(city, unit) if unit else None
@@ -337,6 +338,7 @@ def units_resume(unit: Annotated[str, typer.Argument(help="the unit key")]) -> N
 
 report_cli = typer.Typer(no_args_is_help=True, help="Reports: the public satisfaction index (SKM).")
 cli.add_typer(report_cli, name="report")
+report_cli.command("quality")(report_quality)  # bot/cli_quality.py: the quality figures
 
 
 @report_cli.command("satisfaction")

@@ -127,7 +127,7 @@ def officers(unit: Annotated[str | None, typer.Option(help="only this unit")] = 
         staff = Table("unit", "role", "user id", "name", "added by", title="Staff")
         for person in sorted(people, key=lambda p: (p.unit is None, p.unit or "", p.role)):
             staff.add_row(
-                person.unit or "(all: admin)",
+                person.unit or f"(all: {person.role})",  # admins, quality managers
                 person.role,
                 person.user_id,
                 person.display_name or "",
@@ -282,6 +282,27 @@ def remove_admin(user_id: Annotated[str, typer.Argument(help="the admin's Telegr
     typer.echo(message, err=code != 0)
     if code:
         raise typer.Exit(code)
+
+
+@admin_cli.command("login-link")
+def login_link(user_id: Annotated[str, typer.Argument(help="the staff member's Telegram user id")]) -> None:
+    """Print a one-time login link to the dashboard for a staff member (what /dasbor gives in chat):
+    valid 10 minutes, used once; the URL starts with CIVICBOT_PUBLIC_URL."""
+    from bot.settings import Settings
+    from workflows import web_login
+    from workflows.staff import staff_by_user
+
+    base = Settings().dashboard_url
+
+    async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
+        staff = await staff_by_user(session=session, channel="telegram", user_id=user_id)
+        if staff is None:
+            typer.echo(f"{user_id} is not staff", err=True)
+            raise typer.Exit(1)
+        token = await web_login.issue_login(session=session, staff=staff, now=now)
+        return f"{base}/login/{token}\n(one use, valid until {_local(city, now + web_login.LOGIN_VALID)})"
+
+    typer.echo(_with_db(work))
 
 
 # --- one ticket ----------------------------------------------------------------------------------

@@ -36,12 +36,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.channels.base import ChannelAdapter, DeliveryError
 from bot.leases import LEAD_FOR, Leases
 from bot.rate_limits import RateLimits, is_group_chat
-from handlers.messages import Outbound, OutEdit, OutTemplate, TemplateCall
+from handlers.messages import Outbound, OutEdit, OutTemplate, OutText, TemplateCall
 from models import OutboxMessage
 from models.db import Database
 from models.group_commit import GroupCommit
 from models.queries import (
     claim_outbox,
+    forget_secret,
     hold_outbox,
     last_message_from,
     latest_link,
@@ -400,6 +401,8 @@ class OutboxSender:
             )
             if message_id:
                 record_link(session=session, row=row, message_id=message_id, chat_id=row.chat_id, now=now)
+            if isinstance(action, OutText) and action.secret:  # a login link: not kept once delivered
+                await forget_secret(session=session, row_id=row_id)
 
         await self.commits.run(record)
         self.counters["sent"] += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -65,6 +66,25 @@ class Settings(BaseSettings):
     webhook_host: str = Field(default="0.0.0.0", alias="CIVICBOT_WEBHOOK_HOST")
     webhook_port: int = Field(default=8080, alias="CIVICBOT_WEBHOOK_PORT", ge=0, le=65535)
     media_dir: str = Field(default="data/media", alias="CIVICBOT_MEDIA_DIR")
+    # the staff dashboard (bot/dashboard): the web server's address as browsers reach it, used in the
+    # login links the bot sends (https://… behind a proxy); unset: http://localhost:<the port>
+    public_url: str | None = Field(default=None, alias="CIVICBOT_PUBLIC_URL")
+    # how long a dashboard log-in lasts (hours); logging out or a change of role ends it sooner
+    dashboard_session_hours: float = Field(
+        default=12.0, alias="CIVICBOT_DASHBOARD_SESSION_HOURS", gt=0, le=24 * 30
+    )
+    # the dashboard map's tiles (bot/dashboard/overview.py): a Leaflet URL template ({z} {x} {y}, and
+    # {s} for subdomains); its host is added to the CSP. Empty: no tiles, the hot spots on a plain ground
+    map_tiles: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png", alias="CIVICBOT_MAP_TILES"
+    )
+    map_attribution: str = Field(
+        default='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+        alias="CIVICBOT_MAP_ATTRIBUTION",  # HTML, as the tile provider asks for it
+    )
+    # the Open311 API's write keys (bot/open311.py): "name:key" pairs, comma-separated; the name is
+    # recorded on the tickets a key files and shown to officers
+    open311_api_keys: str = Field(default="", alias="OPEN311_API_KEYS", repr=False)
 
     @field_validator("telegram_webhook_url")
     @classmethod
@@ -77,6 +97,33 @@ class Settings(BaseSettings):
                 "TELEGRAM_WEBHOOK_URL must be an https:// URL (http:// only for a local Bot API server)"
             )
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("CIVICBOT_PUBLIC_URL must be an https:// (or http://) URL without ? or #")
+        return value.rstrip("/")
+
+    @field_validator("map_tiles")
+    @classmethod
+    def _map_tiles(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if value.strip() and (
+            parts.scheme not in ("https", "http")
+            or not parts.hostname
+            or not all(part in value for part in ("{z}", "{x}", "{y}"))
+        ):
+            raise ValueError("CIVICBOT_MAP_TILES must be an https:// URL template with {z} {x} {y}, or empty")
+        return value.strip()
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's external base URL: CIVICBOT_PUBLIC_URL + /dashboard."""
+        return (self.public_url or f"http://localhost:{self.webhook_port}") + "/dashboard"
 
     @property
     def telegram_webhook_path(self) -> str:
@@ -105,6 +152,41 @@ class Settings(BaseSettings):
             )
         )
 
+    @field_validator("open311_api_keys")
+    @classmethod
+    def _open311_keys(cls, value: str) -> str:
+        parse_api_keys(value)  # a mistake stops the start with what to fix
+        return value
+
+    @property
+    def open311_keys(self) -> dict[str, str]:
+        """OPEN311_API_KEYS as {name: key}."""
+        return parse_api_keys(self.open311_api_keys)
+
     @property
     def admins(self) -> list[str]:
         return [part.strip() for part in self.admin_ids.replace(";", ",").split(",") if part.strip()]
+
+
+API_KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
+API_KEY_MIN_LENGTH = 16
+
+
+def parse_api_keys(value: str) -> dict[str, str]:
+    """ "app:KEY1,kelurahan:KEY2" as {name: key}; ValueError naming the first malformed pair."""
+    keys: dict[str, str] = {}
+    for position, pair in enumerate((part.strip() for part in value.split(",")), start=1):
+        if not pair:
+            continue
+        name, colon, key = pair.partition(":")
+        name, key = name.strip(), key.strip()
+        if not colon or not API_KEY_NAME.match(name):
+            raise ValueError(
+                f"pair {position} must be NAME:KEY with a name of up to 24 letters, digits, '.', '_' or '-'"
+            )
+        if len(key) < API_KEY_MIN_LENGTH:
+            raise ValueError(f"the key of {name!r} must be at least {API_KEY_MIN_LENGTH} characters long")
+        if name in keys or key in keys.values():
+            raise ValueError(f"{name!r}: every name and every key must be used once")
+        keys[name] = key
+    return keys

@@ -6,6 +6,9 @@
 | `/metrics`                       | always                   | Prometheus metrics (bot/metrics.py)  |
 | `/webhooks/whatsapp`             | WhatsApp configured      | Meta's webhooks (bot/webhooks.py)    |
 | the path of TELEGRAM_WEBHOOK_URL | Telegram in webhook mode | Telegram's updates (bot/webhooks.py) |
+| `/open311/v2/…`                  | always                   | Open311 API (bot/open311.py)         |
+| `/dashboard/…`                   | always (bot/app.py)      | the staff dashboard (bot/dashboard)  |
+| `/transparansi`, `/transparency` | the city enables it      | public figures (transparency.py)     |
 
 Stopping closes the listening socket first (no new requests), then lets the requests in hand finish
 (up to SHUTDOWN_SECONDS): a webhook being handled is answered before the process goes on to stop.
@@ -14,17 +17,26 @@ Stopping closes the listening socket first (no new requests), then lets the requ
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
 from aiogram import Bot, Dispatcher
 from aiohttp import web
 
+from bot.dashboard.keys import MOUNT
+from bot.dashboard.transparency import PATHS as TRANSPARENCY_PATHS
+from bot.dashboard.transparency import add_transparency_routes
 from bot.health import HEALTH_PATH, READY_PATH, Health, add_health_routes
 from bot.metrics import Metrics
+from bot.open311 import PREFIX as OPEN311_PREFIX
+from bot.open311 import Open311Api
 from bot.webhooks import MAX_BODY_BYTES, WHATSAPP_PATH, Handler, add_telegram_route, add_whatsapp_routes
+from handlers.context import Deps
+from models.db import Database
 
 log = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
+DASHBOARD_PATH = MOUNT  # the staff dashboard's sub-application
 SHUTDOWN_SECONDS = 30.0
 RESERVED = frozenset({HEALTH_PATH, READY_PATH, METRICS_PATH, WHATSAPP_PATH})
 
@@ -71,6 +83,27 @@ class WebServer:
             refused=self.metrics.refusal("telegram"),
         )
         self.paths.append(path)
+
+    def add_dashboard(self, dashboard: web.Application) -> None:
+        """The staff dashboard (bot/dashboard/app.py dashboard_app) at /dashboard/; /dashboard leads there."""
+        self.app.router.add_get(DASHBOARD_PATH, self._to_dashboard)  # before the sub-application's prefix
+        self.app.add_subapp(DASHBOARD_PATH, dashboard)
+        self.paths.append(DASHBOARD_PATH + "/")
+
+    async def _to_dashboard(self, request: web.Request) -> web.Response:
+        return web.Response(status=301, headers={"Location": DASHBOARD_PATH + "/"})
+
+    def add_transparency(self, *, db: Database, deps: Deps) -> None:
+        """The public transparency page at /transparansi and /transparency (no log-in)."""
+        add_transparency_routes(self.app, db=db, deps=deps)
+        self.paths.extend(TRANSPARENCY_PATHS)
+
+    def add_open311(
+        self, *, db: Database, deps: Deps, keys: Mapping[str, str], on_queued: Callable[[], None]
+    ) -> None:
+        """The Open311 GeoReport v2 API at /open311/v2/ (bot/open311.py); `keys`: {name: api key}."""
+        Open311Api(db, deps, keys, on_queued=on_queued).add_routes(self.app, OPEN311_PREFIX)
+        self.paths.append(f"{OPEN311_PREFIX}/")
 
     async def start(self, *, required: bool = True) -> bool:
         """Listen; False (logged) when not required and the address cannot be bound."""

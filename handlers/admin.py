@@ -1,4 +1,5 @@
-"""Admin commands in private chat: the menu, adding and removing admins, officers per unit, ticket search.
+"""Admin commands in private chat: the menu, adding and removing admins and quality managers, officers
+per unit, ticket search.
 
 Reached through handlers/officer.py, which has already refused anyone who is not an admin (staff are
 told the command is for admins; people who are not staff are not told it exists). The other admin
@@ -32,6 +33,10 @@ COMMANDS = {
     "officers": "officers",
     "cari": "find",
     "find": "find",
+    "tambah_kualitas": "add_quality",  # quality managers: the dashboard's every unit, read-only
+    "add_quality": "add_quality",
+    "hapus_kualitas": "remove_quality",
+    "remove_quality": "remove_quality",
 }
 TIMELINE_EVENTS = 12  # the latest ones; the whole history is in `civicbot admin ticket REF`
 DESCRIPTION_CHARS = 300
@@ -50,6 +55,10 @@ async def on_command(turn: Turn, action: str, args: str) -> bool:
         await officers(turn, args)
     elif action == "find":
         await find(turn, args)
+    elif action == "add_quality":
+        await add_quality(turn, args)
+    elif action == "remove_quality":
+        await remove_quality(turn, args)
     else:
         return False
     return True
@@ -108,6 +117,47 @@ async def remove_admin(turn: Turn, args: str) -> None:
     staff = await staff_rules.staff_by_user(session=turn.session, channel=channel, user_id=user_id)
     outcome = await staff_rules.remove_admin(session=turn.session, channel=channel, user_id=user_id)
     turn.say(f"admin.remove.{outcome.value}", who=_who(turn, staff, user_id))
+
+
+async def add_quality(turn: Turn, args: str) -> None:
+    """/tambah_kualitas ID: a quality manager (every unit on the dashboard, read-only); told if
+    they have started the bot."""
+    user_id = _user_id(args)
+    if user_id is None:
+        turn.say("admin_quality.add_usage")
+        return
+    assert turn.staff is not None
+    channel = turn.staff.channel
+    outcome = await staff_rules.add_quality(
+        session=turn.session,
+        channel=channel,
+        user_id=user_id,
+        now=turn.desk.now,
+        added_by=f"admin:{turn.staff.id}",
+    )
+    staff = await staff_rules.staff_by_user(session=turn.session, channel=channel, user_id=user_id)
+    if outcome != staff_rules.QualityChange.ADDED:
+        turn.say(f"admin_quality.{outcome.value}", who=_who(turn, staff, user_id))
+        return
+    person = await citizen_by_identity(session=turn.session, channel=channel, external_id=user_id)
+    if person is not None:
+        welcome = turn.deps.texts("admin_quality.welcome", person.language)
+        turn.mail.send(channel, person.chat_id, OutText(text=welcome), language=person.language)
+    told = "admin_quality.added_told" if person is not None else "admin_quality.added_untold"
+    turn.say("admin_quality.added", who=_who(turn, staff, user_id), told=Safe(turn.t(told)))
+
+
+async def remove_quality(turn: Turn, args: str) -> None:
+    """/hapus_kualitas ID: a quality manager is staff no more."""
+    user_id = _user_id(args)
+    if user_id is None:
+        turn.say("admin_quality.remove_usage")
+        return
+    assert turn.staff is not None
+    channel = turn.staff.channel
+    staff = await staff_rules.staff_by_user(session=turn.session, channel=channel, user_id=user_id)
+    outcome = await staff_rules.remove_quality(session=turn.session, channel=channel, user_id=user_id)
+    turn.say(f"admin_quality.{outcome.value}", who=_who(turn, staff, user_id))
 
 
 async def officers(turn: Turn, args: str) -> None:

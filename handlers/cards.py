@@ -13,7 +13,7 @@ from handlers.format import attachment_counts, city_time, duration_words
 from handlers.i18n import Safe
 from handlers.messages import Button, OutText
 from models import Citizen, Identity, Staff, Ticket, TicketStatus
-from workflows import sla
+from workflows import open311, sla
 from workflows.lifecycle import Action, allowed_actions
 
 STAFF = "t"  # button payloads of ticket actions: "t|action|ticket id"
@@ -100,6 +100,12 @@ def location_text(desk: Desk, ticket: Ticket) -> str:
 
 
 def reporter_text(desk: Desk, ticket: Ticket, reporter: Citizen | None) -> str:
+    system = open311.key_name_of(reporter)
+    if system is not None:  # filed by another system through the API: no chat to write to
+        name = reporter.display_name if reporter and ticket.identity == Identity.PUBLIC else None
+        if name:
+            return desk.staff_text("open311.card.reporter_named", system=system, name=name)
+        return desk.staff_text("open311.card.reporter", system=system)
     if ticket.identity != Identity.PUBLIC or reporter is None:
         return desk.staff_text(f"card.identity.{ticket.identity}")
     handle = f" (@{reporter.username})" if reporter.username else ""

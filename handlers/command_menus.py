@@ -16,18 +16,22 @@ from models.staff import Role, Staff
 Menu = dict[str, tuple[str, ...]]  # language → commands, in the order shown
 
 OFFICER: Menu = {
-    "id": ("tugas", "antrian", "detail", "lapor", "status", "bahasa", "batal", "help"),
-    "en": ("mytickets", "queue", "details", "report", "status", "language", "cancel", "help"),
+    "id": ("tugas", "antrian", "detail", "dasbor", "lapor", "status", "bahasa", "batal", "help"),
+    "en": ("mytickets", "queue", "details", "dashboard", "report", "status", "language", "cancel", "help"),
 }
 ADMIN: Menu = {
     "id": (
         *("admin", "siaran", "unit", "petugas", "undang", "cari", "detail", "jeda", "lanjut"),
-        *("tambah_admin", "hapus_admin", "batal", "help"),
+        *("tambah_admin", "hapus_admin", "dasbor", "batal", "help"),
     ),
     "en": (
         *("admin", "broadcast", "units", "officers", "invite", "find", "details", "pause", "resume"),
-        *("add_admin", "remove_admin", "cancel", "help"),
+        *("add_admin", "remove_admin", "dashboard", "cancel", "help"),
     ),
+}
+QUALITY: Menu = {  # quality managers: the dashboard (bot/dashboard), nothing to act on in chat
+    "id": ("dasbor", "bahasa", "help"),
+    "en": ("dashboard", "language", "help"),
 }
 GROUP: Menu = {
     "id": ("antrian", "link", "help"),
@@ -36,7 +40,7 @@ GROUP: Menu = {
 
 
 def menu_for(role: str) -> Menu:
-    return ADMIN if role == Role.ADMIN else OFFICER
+    return ADMIN if role == Role.ADMIN else QUALITY if role == Role.QUALITY else OFFICER
 
 
 NONE: Menu = {"id": (), "en": ()}  # no menu of their own: the citizens' default shows

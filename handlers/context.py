@@ -39,6 +39,8 @@ class Deps:
     clock: Clock
     classifier: Classifier
     areas: AreaMap = field(default_factory=AreaMap.empty)
+    # where /dasbor's login links point (bot/settings.py dashboard_url, from CIVICBOT_PUBLIC_URL)
+    dashboard_url: str = "http://localhost:8080/dashboard"
 
     @cached_property
     def calendars(self) -> Calendars:

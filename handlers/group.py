@@ -180,14 +180,14 @@ async def on_reply(turn: GroupTurn) -> None:
         return
     text = (inbound.text or "").strip()
     if inbound.kind == InboundKind.PHOTO and inbound.media:
-        await ticket_actions.relay_to_citizens(
+        sent = await ticket_actions.relay_to_citizens(
             turn.desk, ticket, turn.staff, text or "📷", media=inbound.media
         )
     elif text:
-        await ticket_actions.relay_to_citizens(turn.desk, ticket, turn.staff, text)
+        sent = await ticket_actions.relay_to_citizens(turn.desk, ticket, turn.staff, text)
     else:
         return
-    turn.say("group.relayed", reference=ticket.reference)
+    turn.say("group.relayed" if sent else "group.not_relayed", reference=ticket.reference)
 
 
 __all__ = ["Refused", "step"]

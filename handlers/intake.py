@@ -19,7 +19,6 @@ from handlers.messages import Button, Inbound, InboundKind, MediaRef, OutText
 from handlers.states import INTAKE_STATES, State
 from models import OPEN_STATUSES, Identity, Ticket
 from workflows import duplicates, routing, tickets
-from workflows import staff as staff_rules
 from workflows.drafts import ATTACHMENT_KINDS, AttachmentKind, Draft, DraftAttachment, attachment_kind
 
 CONFIDENT = 0.45  # below this the classifier's guess is not offered; the citizen picks
@@ -561,12 +560,9 @@ async def submit(turn: Turn, draft: Draft) -> None:
         return
     if not (turn.data.get("me_too") or {}).get("declined") and await offer_me_too(turn, draft):
         return
-    area, outside = routing.place(
-        city, turn.deps.areas, latitude=draft.latitude, longitude=draft.longitude, address=draft.address
+    route = await tickets.route_draft(
+        session=turn.session, city=city, areas=turn.deps.areas, draft=draft, now=now
     )
-    area = area or draft.area
-    paused = await staff_rules.paused_units(session=turn.session, now=now)
-    route = routing.route(city, category=draft.category or "", area=area, outside=outside, paused=paused)
     ticket = await tickets.submit(
         session=turn.session,
         citizen=turn.citizen,

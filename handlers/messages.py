@@ -106,6 +106,8 @@ class OutText(BaseModel):
     remove_keyboard: bool = False  # take away an earlier request_location keyboard
     reply_to: str | None = None  # platform message id this text answers (shown as a reply)
     language: str | None = None  # the text's language, for words the adapter adds (WhatsApp's list button)
+    # holds a secret (a dashboard login link): the outbox keeps it only until it is sent (bot/sender.py)
+    secret: bool = False
 
 
 class OutMedia(BaseModel):

@@ -4,8 +4,9 @@ A card button that needs more than a press (ask, transfer, resolve, reject) cont
 officer's private chat with the bot: it asks for the question, the reason, the resolution note and
 photo, then acts. Commands: /join CODE (anyone with an invite), /tugas (my tickets), /antrian
 (my unit's queue); admins also /undang UNIT [supervisor], /unit, /jeda UNIT [reason], /lanjut UNIT,
-and those of handlers/admin.py (/admin, /tambah_admin, /hapus_admin, /petugas, /cari); /siaran
-(/broadcast) composes an announcement (handlers/broadcast.py).
+and those of handlers/admin.py (/admin, /tambah_admin, /hapus_admin, /tambah_kualitas, /hapus_kualitas,
+/petugas, /cari); /siaran (/broadcast) composes an announcement (handlers/broadcast.py); /dasbor
+(/dashboard) gives staff a login link to the dashboard (handlers/web_login.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers import admin, broadcast, ticket_actions, unit_resume
+from handlers import admin, broadcast, ticket_actions, unit_resume, web_login
 from handlers.context import Desk, Turn
 from handlers.format import city_time
 from handlers.i18n import Safe, Translator
@@ -50,6 +51,7 @@ COMMANDS = {
     **admin.COMMANDS,  # /admin, /tambah_admin, /hapus_admin, /petugas, /cari (handlers/admin.py)
     "siaran": "broadcast",  # compose an announcement (handlers/broadcast.py)
     "broadcast": "broadcast",
+    **web_login.COMMANDS,  # /dasbor, /dashboard: a login link to the dashboard (handlers/web_login.py)
 }
 
 
@@ -297,8 +299,8 @@ async def on_private_reply(turn: Turn) -> bool:
     media = inbound.media if inbound.kind == InboundKind.PHOTO else ()
     if not text and not media:
         return False
-    await ticket_actions.relay_to_citizens(turn.desk, ticket, staff, text or "📷", media=media)
-    turn.say("group.relayed", reference=ticket.reference)
+    sent = await ticket_actions.relay_to_citizens(turn.desk, ticket, staff, text or "📷", media=media)
+    turn.say("group.relayed" if sent else "group.not_relayed", reference=ticket.reference)
     return True
 
 
@@ -311,6 +313,9 @@ async def on_command(turn: Turn, action: str, args: str) -> bool:
     if action == "join":
         await join(turn, args)
         return True
+    if action == "dashboard":  # answered to anyone: staff get a link, others a polite refusal
+        await web_login.login_link(turn)
+        return True
     if staff is None:
         return False
     if action == "mine":
@@ -318,7 +323,7 @@ async def on_command(turn: Turn, action: str, args: str) -> bool:
         return True
     if action == "queue":
         if staff.unit is None:
-            turn.say("officer.queue_admin")
+            turn.say("officer.queue_admin" if staff.role == Role.ADMIN else "admin_quality.queue")
             return True
         turn.send(OutText(text=await queue_text(turn.desk, unit=staff.unit, lang=turn.lang)))
         return True

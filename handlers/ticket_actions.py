@@ -144,10 +144,22 @@ async def tell_citizens(
 
 
 async def _audience(desk: Desk, ticket: Ticket, *, reporter_only: bool) -> list[Citizen]:
+    """Who is told about the ticket in chat: its reporter (and who joined), when they have a chat."""
     if reporter_only:
         reporter = await desk.session.get(Citizen, ticket.citizen_id)
-        return [reporter] if reporter else []
-    return await duplicates.followers(session=desk.session, ticket=ticket)
+        people = [reporter] if reporter else []
+    else:
+        people = await duplicates.followers(session=desk.session, ticket=ticket)
+    return [person for person in people if has_chat(person)]
+
+
+CHAT_CHANNELS = frozenset(channel.value for channel in Channel)
+
+
+def has_chat(citizen: Citizen) -> bool:
+    """Whether messages can reach the citizen: those of the Open311 API (channel "open311") have no
+    chat; their system follows the ticket through the API (bot/open311.py), so nothing is queued."""
+    return citizen.channel in CHAT_CHANNELS
 
 
 def answer_button(ticket: Ticket) -> Button:
@@ -171,6 +183,9 @@ async def perform(
     if action == Action.RESOLVE and city.category(ticket.category).proof_photo and not proof:
         lifecycle.check(ticket, action, actor, note)  # a refusal for another reason comes first
         raise lifecycle.Refused("refused.proof_required")
+    if action == Action.ASK and not await _audience(desk, ticket, reporter_only=True):
+        lifecycle.check(ticket, action, actor, note)
+        raise lifecycle.Refused("refused.reporter_without_chat")  # the question would never arrive
     if action == Action.TRANSFER and to_unit is not None:
         paused = await staff_rules.paused_units(session=desk.session, now=desk.now)
         if to_unit in paused:
@@ -418,8 +433,9 @@ async def to_unit_thread(
 
 async def relay_to_citizens(
     desk: Desk, ticket: Ticket, officer: Staff, text: str, media: Sequence[MediaRef] = ()
-) -> None:
-    """An officer's message (a reply to the card) reaches the citizens, signed with the unit."""
+) -> bool:
+    """An officer's message (a reply to the card) reaches the citizens, signed with the unit; False
+    when nobody could be told (a reporter of the Open311 API has no chat), the message only recorded."""
     city = desk.deps.city
     desk.session.add(
         TicketEvent(
@@ -433,9 +449,8 @@ async def relay_to_citizens(
         )
     )
     signature_name = officer.display_name if city.officers.sign_with_name and officer.display_name else None
-    for citizen in await _audience(
-        desk, ticket, reporter_only=True
-    ):  # a reply to the card is to the reporter
+    audience = await _audience(desk, ticket, reporter_only=True)  # a reply to the card is to the reporter
+    for citizen in audience:
         lang = citizen.language
         unit = staff_rules.unit_name(city, ticket.unit, lang)
         sign = (
@@ -459,6 +474,7 @@ async def relay_to_citizens(
             template="officer_message",
             template_params={"reference": ticket.reference, "unit": sign, "text": text},
         )
+    return bool(audience)
 
 
 async def citizen_message(
@@ -522,7 +538,7 @@ async def add_proof(desk: Desk, ticket: Ticket, media: Sequence[MediaRef]) -> No
                 created_at=desk.now,
             )
         )
-    for citizen in await duplicates.followers(session=desk.session, ticket=ticket):
+    for citizen in await _audience(desk, ticket, reporter_only=False):
         for item in media:
             desk.mail.send(
                 citizen.channel,

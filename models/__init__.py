@@ -17,6 +17,7 @@ from models.tickets import (
     TicketFollower,
     TicketStatus,
 )
+from models.web_sessions import WebLoginToken, WebSession
 
 __all__ = [
     "OPEN_STATUSES",
@@ -43,4 +44,6 @@ __all__ = [
     "TicketFollower",
     "TicketStatus",
     "UnitState",
+    "WebLoginToken",
+    "WebSession",
 ]

@@ -172,6 +172,19 @@ async def record_outbox_sent(
     await session.exec(_SENT, params=values)
 
 
+SECRET_SENT = {"kind": "text", "text": "(a one-time login link: removed once sent)"}
+
+
+async def forget_secret(*, session: AsyncSession, row_id: int) -> None:
+    """A sent message that held a secret (a dashboard login link) keeps only a note of what it was."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id)
+        .values(payload=SECRET_SENT)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _still_claimed(row_id: int, attempts: int) -> ColumnElement[bool]:
     """The row is still pending and its attempt count is the claimer's: nobody claimed it since."""
     return and_(

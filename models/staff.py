@@ -13,6 +13,7 @@ class Role(StrEnum):
     OFFICER = "officer"  # acts on the unit's tickets from its group
     SUPERVISOR = "supervisor"  # unit head: an officer who also gets escalations and the digest
     ADMIN = "admin"  # binds groups, invites staff, pauses units; may act on any ticket
+    QUALITY = "quality"  # quality manager: sees every unit on the dashboard, read-only; no unit
 
 
 class Staff(SQLModel, table=True):
@@ -24,7 +25,7 @@ class Staff(SQLModel, table=True):
     user_id: str = Field(max_length=64)  # the platform's user id; on Telegram also their private chat
     display_name: str | None = Field(default=None, max_length=128)
     role: str = Field(default=Role.OFFICER, max_length=16)
-    unit: str | None = Field(default=None, max_length=32, index=True)  # None for admins
+    unit: str | None = Field(default=None, max_length=32, index=True)  # None for admins, quality managers
     active: bool = True
     added_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]

@@ -44,6 +44,11 @@ class Ticket(SQLModel, table=True):
         Index("ix_tickets_citizen_created", "citizen_id", "created_at"),
         Index("ix_tickets_next_alert", "next_alert_at"),  # the SLA sweep: one indexed range read
         Index("ix_tickets_nearby", "category", "status", "created_at"),  # "me too" candidates
+        # the quality figures (models/quality_queries.py): a period's tickets, and the open backlog
+        Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_resolved_at", "resolved_at"),
+        Index("ix_tickets_closed_at", "closed_at"),
+        Index("ix_tickets_status", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -173,6 +173,14 @@ class Officers(_Strict):
         return value
 
 
+class Transparency(_Strict):
+    """The public transparency page (/transparansi): aggregated figures per unit, no personal data."""
+
+    enabled: bool = False
+    period: int = Field(default=12, ge=1, le=36)  # months shown: the last full one back to this many
+    min_tickets: int = Field(default=5, ge=1, le=100)  # fewer complaints in a period: "fewer than N"
+
+
 class SurveyQuestion(_Strict):
     """One rated element, 1–4 as in the national SKM survey; `skm` names the element (U1–U9)."""
 
@@ -346,6 +354,7 @@ class CityConfig(_Strict):
     officers: Officers = Field(default_factory=Officers)
     surveys: Surveys = Field(default_factory=Surveys)
     whatsapp: WhatsApp = Field(default_factory=WhatsApp)
+    transparency: Transparency = Field(default_factory=Transparency)
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @field_validator("units", "categories", "sla_policies", "areas")

@@ -16,8 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import InviteCode, LinkRequest, OutboxMessage, OutboxStatus, Role, Staff, Ticket, UnitState
 from models.tickets import OPEN_STATUSES
+from workflows import web_login
 from workflows.city_config import CityConfig
 
+UNITLESS = frozenset({Role.ADMIN, Role.QUALITY})  # roles that belong to no unit
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: read aloud or typed on a phone
 CODE_LENGTH = 8
 
@@ -44,12 +46,19 @@ async def add_staff(
     if staff is None:
         staff = Staff(channel=channel, user_id=user_id, created_at=now)
         session.add(staff)
+    new_unit = None if role in UNITLESS else unit
+    # made staff again, or another role or unit: their dashboard sessions end (web_login.py)
+    before = (staff.active, staff.role, staff.unit)
+    changed = staff.id is not None and before != (True, role.value, new_unit)
     staff.role = role.value
-    staff.unit = None if role == Role.ADMIN else unit
+    staff.unit = new_unit
     staff.active = True
     staff.added_by = added_by or staff.added_by
     staff.display_name = display_name or staff.display_name
     await session.flush()
+    if changed:
+        assert staff.id is not None
+        await web_login.end_sessions_of(session=session, staff_id=staff.id)
     return staff
 
 
@@ -130,6 +139,46 @@ async def remove_admin(
     staff.active = False
     await session.flush()
     return AdminRemoval.REMOVED
+
+
+class QualityChange(StrEnum):
+    """What came of a request to make someone a quality manager, or to stop them being one."""
+
+    ADDED = "added"
+    ALREADY = "already"
+    IS_ADMIN = "is_admin"  # an admin sees everything already; removing their rights is /hapus_admin's
+    REMOVED = "removed"
+    NOT_QUALITY = "not_quality"
+
+
+async def add_quality(
+    *, session: AsyncSession, channel: str, user_id: str, now: datetime, added_by: str
+) -> QualityChange:
+    """Make someone a quality manager (every unit on the dashboard, read-only); an officer leaves
+    their unit, an admin is left as they are."""
+    existing = await staff_by_user(session=session, channel=channel, user_id=user_id)
+    if existing is not None and existing.role in (Role.QUALITY, Role.ADMIN):
+        return QualityChange.ALREADY if existing.role == Role.QUALITY else QualityChange.IS_ADMIN
+    await add_staff(
+        session=session,
+        channel=channel,
+        user_id=user_id,
+        role=Role.QUALITY,
+        unit=None,
+        now=now,
+        added_by=added_by,
+    )
+    return QualityChange.ADDED
+
+
+async def remove_quality(*, session: AsyncSession, channel: str, user_id: str) -> QualityChange:
+    """A quality manager is staff no more (their dashboard sessions stop at the next request)."""
+    staff = await staff_by_user(session=session, channel=channel, user_id=user_id)
+    if staff is None or staff.role != Role.QUALITY:
+        return QualityChange.NOT_QUALITY
+    staff.active = False
+    await session.flush()
+    return QualityChange.REMOVED
 
 
 def _hash(code: str) -> str:

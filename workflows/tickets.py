@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -10,7 +12,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import Attachment, Citizen, Identity, Ticket, TicketEvent, TicketFollower, TicketStatus
-from workflows import sla
+from workflows import routing, sla
+from workflows import staff as staff_rules
+from workflows.areas import AreaMap
 from workflows.city_config import CityConfig
 from workflows.drafts import Draft
 from workflows.references import new_reference
@@ -53,6 +57,20 @@ def check_draft(draft: Draft, city: CityConfig) -> None:
         raise DraftIncomplete("identity")
 
 
+async def route_draft(
+    *, session: AsyncSession, city: CityConfig, areas: AreaMap, draft: Draft, now: datetime
+) -> Route:
+    """Where a new ticket goes: the area its place lies in (or the area the citizen named), around
+    the units paused now (workflows/routing.py)."""
+    area, outside = routing.place(
+        city, areas, latitude=draft.latitude, longitude=draft.longitude, address=draft.address
+    )
+    paused = await staff_rules.paused_units(session=session, now=now)
+    return routing.route(
+        city, category=draft.category or "", area=area or draft.area, outside=outside, paused=paused
+    )
+
+
 async def submit(
     *,
     session: AsyncSession,
@@ -62,11 +80,13 @@ async def submit(
     now: datetime,
     route: Route | None = None,
     calendars: sla.Calendars | None = None,
+    origin: Mapping[str, Any] | None = None,
 ) -> Ticket:
     """Store the confirmed draft as a ticket with its attachments and a 'submitted' event.
 
     `route` (workflows.routing) names the unit and area; without it, the category's unit. The
-    response clock starts now.
+    response clock starts now. `origin`: recorded on the 'submitted' event besides the routing (a
+    ticket filed through the Open311 API: the key's name).
     """
     check_draft(draft, city)
     assert draft.category and draft.description and draft.identity and citizen.id is not None
@@ -124,6 +144,7 @@ async def submit(
                 "routed_by": route.reason,
                 "paused_units": list(route.skipped),
                 "identity": identity,
+                **(origin or {}),
             },
         )
     )
