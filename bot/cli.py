@@ -341,6 +341,24 @@ cli.add_typer(report_cli, name="report")
 report_cli.command("quality")(report_quality)  # bot/cli_quality.py: the quality figures
 
 
+def check_report_options(*, period: str, fmt: str, formats: tuple[str, ...], lang: str) -> None:
+    """A report's --format, --lang and --period, or exit 2 saying what to write."""
+    from workflows.city_config import LANGUAGES
+    from workflows.satisfaction import Period
+
+    if fmt not in formats:
+        typer.echo(f"format {fmt!r} is not known; use one of: {', '.join(formats)}", err=True)
+        raise typer.Exit(2)
+    if lang not in LANGUAGES:
+        typer.echo(f"language {lang!r} is not served; use one of: {', '.join(LANGUAGES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        Period.parse(period, "UTC")  # the form only; the city's time zone is applied by the report
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+
+
 @report_cli.command("satisfaction")
 def report_satisfaction(
     period: Annotated[str, typer.Option(help="a month 2026-11, a quarter 2026-Q4 or a year 2026")],
@@ -350,20 +368,9 @@ def report_satisfaction(
     """The satisfaction index (SKM) of a period per unit, per category and in total; no identities."""
     from bot.reports import FORMATS, render
     from handlers.i18n import Translator
-    from workflows.city_config import LANGUAGES
     from workflows.satisfaction import Period, satisfaction_report
 
-    if fmt not in FORMATS:
-        typer.echo(f"format {fmt!r} is not known; use one of: {', '.join(FORMATS)}", err=True)
-        raise typer.Exit(2)
-    if lang not in LANGUAGES:
-        typer.echo(f"language {lang!r} is not served; use one of: {', '.join(LANGUAGES)}", err=True)
-        raise typer.Exit(2)
-    try:
-        Period.parse(period, "UTC")  # the form only; the city's time zone is applied below
-    except ValueError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
+    check_report_options(period=period, fmt=fmt, formats=FORMATS, lang=lang)
 
     async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
         report = await satisfaction_report(

@@ -44,25 +44,14 @@ def report_quality(
 ) -> None:
     """Received, open, response and resolution times, SLA compliance, reopened tickets and the
     satisfaction index of a period, in total and per unit, category and area; no identities."""
-    from bot.cli import _unit, _with_db
+    from bot.cli import _unit, _with_db, check_report_options
     from handlers.i18n import Translator
     from locales import load_catalogues
-    from workflows.city_config import LANGUAGES
     from workflows.quality import Filter, quality_figures
     from workflows.satisfaction import Period
     from workflows.sla import Calendars
 
-    if fmt not in FORMATS:
-        typer.echo(f"format {fmt!r} is not known; use one of: {', '.join(FORMATS)}", err=True)
-        raise typer.Exit(2)
-    if lang not in LANGUAGES:
-        typer.echo(f"language {lang!r} is not served; use one of: {', '.join(LANGUAGES)}", err=True)
-        raise typer.Exit(2)
-    try:
-        Period.parse(period, "UTC")  # the form only; the city's time zone is applied below
-    except ValueError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
+    check_report_options(period=period, fmt=fmt, formats=FORMATS, lang=lang)
 
     async def work(session: AsyncSession, city: CityConfig, now: datetime) -> str:
         chosen = _unit(city, unit) if unit is not None else None
