@@ -96,14 +96,22 @@ async def add_admin(turn: Turn, args: str) -> None:
     if not made:
         turn.say("admin.already", who=_who(turn, staff, user_id))
         return
+    await _welcome(turn, staff, user_id, "admin")
+
+
+async def _welcome(turn: Turn, staff: Staff | None, user_id: str, prefix: str) -> None:
+    """Tell the person made admin or quality manager, in their private chat if they have started the
+    bot (`<prefix>.welcome`), and the admin whether they were told (`<prefix>.added`)."""
+    assert turn.staff is not None
+    channel = turn.staff.channel
     person = await citizen_by_identity(session=turn.session, channel=channel, external_id=user_id)
     if person is not None:
         texts, by = turn.deps.texts, turn.inbound.display_name or turn.staff.display_name
         adder = by or texts("admin.who_unnamed", person.language, user_id=turn.staff.user_id)
-        welcome = texts("admin.welcome", person.language, by=adder)
+        welcome = texts(f"{prefix}.welcome", person.language, by=adder)
         turn.mail.send(channel, person.chat_id, OutText(text=welcome), language=person.language)
-    told = "admin.added_told" if person is not None else "admin.added_untold"
-    turn.say("admin.added", who=_who(turn, staff, user_id), told=Safe(turn.t(told)))
+    told = f"{prefix}.added_told" if person is not None else f"{prefix}.added_untold"
+    turn.say(f"{prefix}.added", who=_who(turn, staff, user_id), told=Safe(turn.t(told)))
 
 
 async def remove_admin(turn: Turn, args: str) -> None:
@@ -139,12 +147,7 @@ async def add_quality(turn: Turn, args: str) -> None:
     if outcome != staff_rules.QualityChange.ADDED:
         turn.say(f"admin_quality.{outcome.value}", who=_who(turn, staff, user_id))
         return
-    person = await citizen_by_identity(session=turn.session, channel=channel, external_id=user_id)
-    if person is not None:
-        welcome = turn.deps.texts("admin_quality.welcome", person.language)
-        turn.mail.send(channel, person.chat_id, OutText(text=welcome), language=person.language)
-    told = "admin_quality.added_told" if person is not None else "admin_quality.added_untold"
-    turn.say("admin_quality.added", who=_who(turn, staff, user_id), told=Safe(turn.t(told)))
+    await _welcome(turn, staff, user_id, "admin_quality")
 
 
 async def remove_quality(turn: Turn, args: str) -> None:
