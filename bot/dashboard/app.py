@@ -53,10 +53,11 @@ from bot.dashboard.keys import (
     TEMPLATES,
     DashboardConfig,
     NavItem,
+    Templates,
     add_nav,
     public,
 )
-from bot.dashboard.render import STATIC_DIR, environment, render
+from bot.dashboard.render import STATIC_DIR, render
 from bot.settings import Settings
 from handlers.context import Deps
 from models.db import Database
@@ -98,7 +99,7 @@ def dashboard_app(
     )
     app[NAV] = []
     app[PUBLIC] = set()
-    app[TEMPLATES] = environment(*template_dirs)
+    app[TEMPLATES] = Templates(*template_dirs)
     add_login_routes(app)
     app.router.add_static("/static", STATIC_DIR, name="static")
     public(app, "static")

@@ -35,15 +35,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
 from bot.dashboard.keys import CONFIG, CSRF, DEPS, LANG_COOKIE, MOUNT, NAV, TEMPLATES, VIEWER
 from handlers.i18n import Translator
 from workflows.web_login import LOGIN_VALID, Viewer
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -52,6 +54,8 @@ LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 def environment(*extra_dirs: Path) -> jinja2.Environment:
     """Templates from extra_dirs first, then bot/dashboard/templates; every one autoescaped."""
+    import jinja2  # at the first page (keys.Templates), not at start
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([*map(str, extra_dirs), str(TEMPLATE_DIR)]),
         autoescape=True,

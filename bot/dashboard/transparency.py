@@ -32,11 +32,10 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-import jinja2
 from aiohttp import web
 
-from bot.dashboard.keys import MOUNT, csp_header, default_csp
-from bot.dashboard.render import environment, translator
+from bot.dashboard.keys import MOUNT, Templates, csp_header, default_csp
+from bot.dashboard.render import translator
 from handlers.context import Deps
 from models.db import Database
 from workflows.city_config import WORKING_DAY
@@ -234,10 +233,10 @@ def month_name(period: Period, texts: Any, lang: str) -> str:
 class TransparencyPage:
     """The handler of /transparansi and /transparency, with its cache and its templates."""
 
-    def __init__(self, db: Database, deps: Deps, templates: jinja2.Environment | None = None) -> None:
+    def __init__(self, db: Database, deps: Deps, templates: Templates | None = None) -> None:
         self.db = db
         self.deps = deps
-        self.templates = templates or environment()
+        self.templates = templates or Templates()
         self.cache: Cache[PeriodTable] = Cache(deps.clock)
 
     def language(self, request: web.Request) -> str:
