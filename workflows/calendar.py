@@ -8,9 +8,9 @@ is due on Monday morning, not on Saturday at 23:00. `WorkCalendar` does that ari
 * `is_working(moment)` says whether the office is open.
 
 Working time comes from the city configuration (`working_time`, see `WorkingTime`): local
-opening hours per weekday, the country's public holidays from the `holidays` package and extra
-days off (cuti bersama). `WorkCalendar.continuous()` counts every second instead (24/7), for
-emergency categories.
+opening hours per weekday, the country's public holidays from the `holidays` package (worked out
+in a child process, `workflows/public_holidays.py`) and extra days off (cuti bersama).
+`WorkCalendar.continuous()` counts every second instead (24/7), for emergency categories.
 
 A moment is working when the local wall clock shows a time inside one of the day's ranges on a
 worked day; working time is real elapsed time. Where clocks change (not in Indonesia) an hour
@@ -25,13 +25,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_package
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from workflows.public_holidays import is_known_country, public_holidays
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -109,7 +109,7 @@ class WorkingTime(BaseModel):
         if value is None:
             return None
         code = value.strip().upper()
-        if code not in holidays_package.list_supported_countries():
+        if not is_known_country(code):
             raise ValueError(
                 f'"{value}" is not a country code known to the holidays package; '
                 'use e.g. "ID" for Indonesia, or null for no public holidays'
@@ -268,10 +268,9 @@ class WorkCalendar:
         return offset
 
 
-@lru_cache(maxsize=256)
 def _public_holidays(country: str | None, year: int) -> frozenset[date]:
-    """A country's public holidays in one year, computed once per process."""
-    return frozenset(holidays_package.country_holidays(country, years=year)) if country else frozenset()
+    """A country's public holidays in one year, computed once per process (workflows/public_holidays.py)."""
+    return public_holidays(country, year) if country else frozenset()
 
 
 def _utc(moment: datetime) -> datetime:
