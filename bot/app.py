@@ -19,6 +19,7 @@ import select
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,13 +151,14 @@ class App:
 
     async def sla_sweep(self) -> int:
         """Reminders and escalations that are due (handlers/alerts.py)."""
+        counts: Counter[str] = Counter()
         try:
-            sent = await alerts.sweep(self.db, self.deps)
+            sent = await alerts.sweep(self.db, self.deps, counts)
         except Exception:
             log.exception("SLA sweep failed; the next one retries")
-            return 0
+            sent = 0  # what batches committed before the failure still counts
+        self.metrics.count_sla(counts)
         if sent:
-            self.metrics.sla_alerts.inc(sent)
             self.sender.wake()
         return sent
 

@@ -10,7 +10,9 @@
 - `civicbot_outbox_pending`: outbox rows waiting to be sent, and `civicbot_broadcasts_running`:
   announcements being sent, both counted in the database at scrape time (every instance's);
   `civicbot_database_up` says whether those counts answered within a second;
-- `civicbot_sla_alerts_total`: reminders and escalations the SLA sweep queued;
+- `civicbot_sla_alerts_total{kind}`: what the SLA sweep queued, `reminder` (a deadline near) or
+  `escalation` (one missed); `civicbot_sla_breaches_total`: tickets whose deadline was missed,
+  counted when their first escalation goes out;
 - `civicbot_webhook_refused_total{channel, reason}`: webhook requests refused (`secret`,
   `signature`, `malformed`, `too_large`).
 
@@ -40,6 +42,7 @@ from models.db import Database
 log = logging.getLogger(__name__)
 
 Sink = Callable[[Inbound], Awaitable[bool]]
+SLA_KINDS = {"remind": "reminder", "escalate": "escalation"}  # the sweep's stage kinds → label
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MESSAGE_OUTCOMES = ("sent", "failed", "retried", "held")
 SENDER_EVENTS = ("waiting_for_rate", "paced", "unreachable", "refunded")
@@ -71,6 +74,14 @@ class Metrics:
         self.sla_alerts = Counter(
             "civicbot_sla_alerts",
             "Reminders and escalations the SLA sweep queued (deadlines near or missed)",
+            ["kind"],
+            registry=self.registry,
+        )
+        for kind in SLA_KINDS.values():
+            self.sla_alerts.labels(kind=kind)  # both shown from the start, at 0
+        self.sla_breaches = Counter(
+            "civicbot_sla_breaches",
+            "Tickets whose deadline was missed (counted at their first escalation)",
             registry=self.registry,
         )
         self.refused = Counter(
@@ -82,6 +93,14 @@ class Metrics:
         self._database = _DatabaseCounts()
         self.registry.register(_SenderCollector(sender_counters))
         self.registry.register(self._database)
+
+    def count_sla(self, counts: Mapping[str, int]) -> None:
+        """What an SLA sweep sent (handlers/alerts.py's counts by kind)."""
+        for kind, label in SLA_KINDS.items():
+            if counts.get(kind):
+                self.sla_alerts.labels(kind=label).inc(counts[kind])
+        if counts.get("breach"):
+            self.sla_breaches.inc(counts["breach"])
 
     def instrument(self, handle: Sink) -> Sink:
         """`handle`, counted by channel, kind and outcome, and timed."""

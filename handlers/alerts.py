@@ -7,6 +7,7 @@ before the commit leaves it due, a commit records it done (workflows/sla.py).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,15 +36,18 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 200
 
 
-async def sweep(db: Database, deps: Deps) -> int:
+async def sweep(db: Database, deps: Deps, counts: Counter[str] | None = None) -> int:
     """Send the reminders and escalations that are due; the number of alerts sent.
 
     In batches (as handlers/batches.py), each one transaction with its messages and events. A
     batch reads what its alerts need at once and writes their rows at once: with 1,000 due,
     queries and inserts one alert at a time would take most of the sweep's time.
+    `counts`, when given, gets what was sent by kind once it is committed: `remind`, `escalate`,
+    and `breach` (a ticket's first escalation: its deadline was missed).
     """
     sent = 0
     while True:
+        committed: Counter[str] = Counter()
         async with db.transaction() as session:
             now = deps.clock.now()
             tickets = await sla.tickets_with_alerts_due(session=session, now=now, limit=SWEEP_BATCH)
@@ -53,8 +57,10 @@ async def sweep(db: Database, deps: Deps) -> int:
             batch = await _Batch.load(session, tickets)
             desk = Desk(session=session, deps=deps, mail=Mail(), now=now)
             for ticket in tickets:
-                sent += await _alert_due(desk, ticket, batch)
+                sent += await _alert_due(desk, ticket, batch, committed)
             await batch.write(session, desk.mail, now)
+        if counts is not None:
+            counts.update(committed)
         if len(tickets) < SWEEP_BATCH:
             return sent
 
@@ -111,10 +117,13 @@ class _Batch:
         await insert_rows(session=session, rows=rows)
 
 
-async def _alert_due(desk: Desk, ticket: Ticket, batch: _Batch) -> int:
+async def _alert_due(desk: Desk, ticket: Ticket, batch: _Batch, counts: Counter[str]) -> int:
     stages = sla.due_stages(ticket, city=desk.deps.city, calendars=desk.deps.calendars, now=desk.now)
     for stage in stages:
         await alert(desk, ticket, stage, batch)
+        counts[stage.kind] += 1
+        if stage.kind == "escalate" and stage.level == 1:
+            counts["breach"] += 1
     if stages:
         photos = batch.photos.get(ticket.id or 0, [])
         await ticket_actions.show_card(desk, ticket, photos=photos)  # the time left, refreshed

@@ -104,7 +104,9 @@ async def test_a_polling_bot_serves_health_readiness_and_metrics_that_move(
         assert after[("civicbot_outbox_pending", ())] == 0
         assert after[("civicbot_broadcasts_running", ())] == 0
         assert after[("civicbot_database_up", ())] == 1
-        assert ("civicbot_sla_alerts_total", ()) in after
+        assert after[("civicbot_sla_alerts_total", (("kind", "reminder"),))] == 0
+        assert after[("civicbot_sla_alerts_total", (("kind", "escalation"),))] == 0
+        assert after[("civicbot_sla_breaches_total", ())] == 0
     finally:
         assert await process.stop() == 0
     lines = [line for line in process.log.read_text().splitlines() if line.strip()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
+from bot.metrics import Metrics
 from handlers import alerts
 from handlers.context import Deps
 from handlers.pipeline import Pipeline
@@ -114,6 +116,29 @@ async def test_after_an_outage_only_the_escalations_still_matter(
     await desk.flush()
     assert not [s for s in desk.new(GROUP) if "waktu layanan" in texts([s])]
     assert "Eskalasi" in texts(desk.new(HEAD))
+
+
+async def test_the_metrics_tell_reminders_escalations_and_missed_deadlines_apart(
+    citizen: Callable[..., Dialog], db: Database, deps: Deps, clock: FrozenClock
+) -> None:
+    """What a quality manager's Prometheus shows: a reminder, then the missed deadline and its two
+    escalations (one ticket, one breach)."""
+    metrics = Metrics(db, {})
+    await file_rubbish_complaint(citizen())
+    for moment in (wib(23, 13, 0), wib(24, 8, 30), wib(24, 12, 30)):  # 50%, the deadline, 150%
+        clock.set(moment)
+        counts: Counter[str] = Counter()
+        await alerts.sweep(db, deps, counts)
+        metrics.count_sla(counts)
+    figures = {
+        (sample.name, tuple(sample.labels.items())): sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name.startswith("civicbot_sla_")
+    }
+    assert figures[("civicbot_sla_alerts_total", (("kind", "reminder"),))] == 1
+    assert figures[("civicbot_sla_alerts_total", (("kind", "escalation"),))] == 2
+    assert figures[("civicbot_sla_breaches_total", ())] == 1
 
 
 async def test_waiting_for_the_citizen_pauses_the_clock(
