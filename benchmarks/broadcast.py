@@ -6,7 +6,11 @@ sends with injected 429/500/502. The benchmark counts, from what the fake accept
 
 - achieved rate: accepted sends per second between the first and the last, as a fraction of the
   configured limit (target >= 0.95);
-- duplicates: citizens who received the announcement more than once (target 0);
+- duplicates: citizens who received the announcement more than once (target 0), and of them those
+  whose copy was in flight at the kill: sent before it, its outcome not recorded yet, so sent again
+  after the lease, with the second attempt in its record. Telegram has no way to ask whether a send
+  arrived, so such a copy may come twice (the issue allows it, if the record says so); any other
+  duplicate is a fault;
 - missing: citizens who never received it (target 0);
 
 once straight through and once with the process killed (SIGKILL) halfway and started again.
@@ -30,8 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert
+from sqlmodel import col, select
 
-from models import Citizen
+from models import Citizen, OutboxMessage
 from models.db import Database
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_limits import FloodLimits
@@ -51,6 +56,7 @@ class Outcome:
     seconds: float
     achieved: float
     duplicates: int
+    in_flight_at_kill: int  # of the duplicates: sent before the kill and again after it, recorded as a retry
     missing: int
     refused: int
     injected: int
@@ -145,6 +151,8 @@ class Received:
         self.api = api
         self.per_chat: Counter[int] = Counter()
         self.times: list[float] = []
+        self.first: dict[int, float] = {}  # chat → when its first copy arrived
+        self.again: dict[int, float] = {}  # chat → when a second copy arrived
         self._seen = 0
 
     def update(self) -> Received:
@@ -154,6 +162,10 @@ class Received:
                 if call.chat_id >= FIRST_CHAT:
                     self.per_chat[call.chat_id] += 1
                     self.times.append(call.at)
+                    if call.chat_id in self.first:
+                        self.again.setdefault(call.chat_id, call.at)
+                    else:
+                        self.first[call.chat_id] = call.at
         self._seen = len(calls)
         return self
 
@@ -195,6 +207,7 @@ async def run_once(
                 await asyncio.wait_for(process.wait(), timeout=30)
         tally.update()
         per_chat, times = tally.per_chat, tally.times
+    in_flight = await at_the_kill(url, tally, killed_at)
     seconds = (max(times) - min(times)) if len(times) > 1 else 0.0
     down = 0.0
     if killed_at is not None:
@@ -209,6 +222,7 @@ async def run_once(
         seconds=seconds,
         achieved=(len(times) - 1) / seconds if seconds else 0.0,
         duplicates=sum(count - 1 for count in per_chat.values() if count > 1),
+        in_flight_at_kill=in_flight,
         missing=recipients - len(per_chat),
         refused=limits.refused,
         injected=limits.faults,
@@ -217,17 +231,40 @@ async def run_once(
     )
 
 
+async def at_the_kill(url: str, tally: Received, killed_at: float | None) -> int:
+    """Duplicates in flight at the kill: first copy before it, second after, and the row's record
+    shows the second attempt (its lease ran out, the new process claimed it again)."""
+    if killed_at is None or not tally.again:
+        return 0
+    across = [chat for chat, at in tally.again.items() if tally.first[chat] <= killed_at < at]
+    if not across:
+        return 0
+    db = Database(url)
+    try:
+        async with db.sessions() as session:
+            rows = await session.exec(
+                select(OutboxMessage.chat_id, OutboxMessage.attempts).where(
+                    col(OutboxMessage.broadcast_id).is_not(None),
+                    col(OutboxMessage.chat_id).in_([str(chat) for chat in across]),
+                )
+            )
+            recorded = {int(chat) for chat, attempts in rows if attempts >= 2}
+    finally:
+        await db.dispose()
+    return sum(tally.per_chat[chat] - 1 for chat in across if chat in recorded)
+
+
 def report(outcomes: list[Outcome]) -> str:
     lines = [
         "| run | recipients | limit/s | achieved/s | fraction | fraction while up | seconds down "
-        "| duplicates | missing | 429 over limit | injected faults |",
+        "| duplicates (in flight at the kill) | missing | 429 over limit | injected faults |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for o in outcomes:
         lines.append(
             f"| {o.label} | {o.recipients:,} | {o.rate:g} | {o.achieved:.1f} | {o.fraction:.3f} | "
-            f"{o.running_fraction:.3f} | {o.down:.1f} | {o.duplicates} | {o.missing} | {o.refused} | "
-            f"{o.injected} |"
+            f"{o.running_fraction:.3f} | {o.down:.1f} | {o.duplicates} ({o.in_flight_at_kill}) | "
+            f"{o.missing} | {o.refused} | {o.injected} |"
         )
     return "\n".join(lines)
 
@@ -254,8 +291,15 @@ async def main() -> int:
         outcomes.append(outcome)
     print()
     print(report(outcomes))
-    good = all(o.running_fraction >= 0.95 and o.duplicates == 0 and o.missing == 0 for o in outcomes)
-    print("\ntargets (fraction while up >= 0.95, 0 duplicates, 0 missing):", "met" if good else "NOT met")
+    good = all(
+        o.running_fraction >= 0.95 and o.duplicates == o.in_flight_at_kill and o.missing == 0
+        for o in outcomes
+    )
+    print(
+        "\ntargets (fraction while up >= 0.95, no duplicates but those in flight at the kill and "
+        "recorded so, 0 missing):",
+        "met" if good else "NOT met",
+    )
     return 0 if good else 1
 
 
