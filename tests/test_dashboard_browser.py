@@ -47,13 +47,13 @@ from workflows.quality import TICKET_ROW_COLUMNS
 from workflows.staff import add_staff
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Page
+    from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=WIB)
 BUDI, RATNA = 7101, 7102  # Telegram user ids: the DLH officer, the DPUPR officer
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 LINK = re.compile(r"https?://[^\s\"<>]+/dashboard/login/[A-Za-z0-9_-]+")
 WAIT_MS = 15_000  # how long the browser waits for an element, generous for a loaded CI machine
 

@@ -194,7 +194,7 @@ async def page(browser: Browser, path: str, status: int = 200) -> Node:
 
 
 def figures(document: Node) -> dict[str, str]:
-    names = ("received", "backlog", "response-median", "response-p90", "resolution-median")
+    names: tuple[str, ...] = ("received", "backlog", "response-median", "response-p90", "resolution-median")
     names += ("resolution-p90", "sla", "response-sla", "reopened", "satisfaction")
     return {name: document.by_id(f"fig-{name}").text for name in names}
 

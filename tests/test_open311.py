@@ -31,9 +31,10 @@ from workflows.routing import load_area_map
 KEY = "s3cret-key-of-the-city-app"
 OTHER_KEY = "another-key-for-kelurahan-app"
 KEYS = {"kota-app": KEY, "kelurahan": OTHER_KEY}
-IN_KOTA_TIMUR = {"lat": "-6.2001", "long": "106.8167"}  # the DLH's (sampah) area
-IN_PESISIR = {"lat": "-6.1", "long": "106.8"}  # sampah goes to the Pesisir district office here
-PERSONAL = {
+IN_KOTA_TIMUR: dict[str, Any] = {"lat": "-6.2001", "long": "106.8167"}  # the DLH's (sampah) area
+# sampah goes to the Pesisir district office here
+IN_PESISIR: dict[str, Any] = {"lat": "-6.1", "long": "106.8"}
+PERSONAL: dict[str, Any] = {
     "email": "siti.warga@example.id",
     "phone": "+62 812 3456 7890",
     "first_name": "Siti",
@@ -207,7 +208,7 @@ async def test_writes_need_a_valid_key(api: Client, db: Database) -> None:
     ],
 )
 async def test_invalid_requests_get_georeport_errors(
-    api: Client, db: Database, fields: dict[str, str], words: str
+    api: Client, db: Database, fields: dict[str, Any], words: str
 ) -> None:
     response = await post(api, **fields)
     assert response.status == 400

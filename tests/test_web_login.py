@@ -15,6 +15,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from http.cookies import SimpleCookie
+from typing import Any
 
 import pytest
 from aiohttp import DummyCookieJar, web
@@ -77,7 +78,7 @@ class Browser:
         self.cookies: dict[str, str] = {}
         self.set_cookies: list[str] = []  # every Set-Cookie header received
 
-    async def request(self, method: str, path: str, **kwargs: object) -> tuple[int, str, dict[str, str]]:
+    async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, str, dict[str, str]]:
         headers = dict(kwargs.pop("headers", {}) or {})  # type: ignore[call-overload]
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
