@@ -21,35 +21,45 @@ def mark_seen(*, session: AsyncSession, channel: str, event_id: str, chat_id: st
     session.add(ProcessedInbound(channel=channel, event_id=event_id, chat_id=chat_id, processed_at=now))
 
 
+# The queries below run for every inbound event: built once with bound parameters, so each call
+# skips building the statement and its cache key (a good part of an update's Python time).
+_RECENT_INBOUND = (
+    select(func.count())
+    .select_from(ProcessedInbound)
+    .where(
+        col(ProcessedInbound.channel) == bindparam("channel"),
+        col(ProcessedInbound.chat_id) == bindparam("chat_id"),
+        col(ProcessedInbound.processed_at) >= bindparam("since"),
+    )
+)
+_CITIZEN = select(Citizen).where(
+    col(Citizen.channel) == bindparam("channel"), col(Citizen.external_id) == bindparam("external_id")
+)
+_CONVERSATION = (
+    select(Conversation)
+    .where(
+        col(Conversation.channel) == bindparam("channel"), col(Conversation.chat_id) == bindparam("chat_id")
+    )
+    .with_for_update()
+)
+
+
 async def recent_inbound_count(*, session: AsyncSession, channel: str, chat_id: str, since: datetime) -> int:
     """Inbound events from one chat since a moment (for the per-minute flood limit)."""
-    query = (
-        select(func.count())
-        .select_from(ProcessedInbound)
-        .where(
-            ProcessedInbound.channel == channel,
-            ProcessedInbound.chat_id == chat_id,
-            ProcessedInbound.processed_at >= since,
-        )
-    )
-    return int((await session.exec(query)).one())
+    params = {"channel": channel, "chat_id": chat_id, "since": since}
+    return int((await session.exec(_RECENT_INBOUND, params=params)).one())
 
 
 async def citizen_by_identity(*, session: AsyncSession, channel: str, external_id: str) -> Citizen | None:
-    query = select(Citizen).where(Citizen.channel == channel, Citizen.external_id == external_id)
-    return (await session.exec(query)).first()
+    params = {"channel": channel, "external_id": external_id}
+    return (await session.exec(_CITIZEN, params=params)).first()
 
 
 async def conversation_for_update(
     *, session: AsyncSession, channel: str, chat_id: str
 ) -> Conversation | None:
     """The chat's conversation, locked for this transaction where the database can (PostgreSQL)."""
-    query = (
-        select(Conversation)
-        .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
-        .with_for_update()
-    )
-    return (await session.exec(query)).first()
+    return (await session.exec(_CONVERSATION, params={"channel": channel, "chat_id": chat_id})).first()
 
 
 async def forget_processed_before(*, session: AsyncSession, before: datetime) -> None:
@@ -123,6 +133,15 @@ _CLAIM = (
         ),
     )
     .values(attempts=bindparam("new_attempts"), next_attempt_at=bindparam("lease_until"))
+)
+_RELEASE = (  # run for every inbound event (release_held)
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.channel == bindparam("held_channel"),  # not a column's name (those are the SET's)
+        _OUTBOX.c.chat_id == bindparam("held_chat"),
+        _OUTBOX.c.status == OutboxStatus.HELD.value,
+    )
+    .values(status=OutboxStatus.PENDING.value, next_attempt_at=bindparam("now"), template_only=False)
 )
 _SENT = (
     update(_OUTBOX)
@@ -206,17 +225,9 @@ async def hold_outbox(*, session: AsyncSession, row_id: int, attempts: int, reas
 
 async def release_held(*, session: AsyncSession, channel: str, chat_id: str, now: datetime) -> int:
     """The person wrote: what was held back for them is due again, in its order. The number released."""
-    result = await session.exec(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.channel) == channel,
-            col(OutboxMessage.chat_id) == chat_id,
-            col(OutboxMessage.status) == OutboxStatus.HELD,
-        )
-        .values(status=OutboxStatus.PENDING, next_attempt_at=now, template_only=False)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)
+    params = {"held_channel": channel, "held_chat": chat_id, "now": now}
+    result = await session.exec(_RELEASE, params=params)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def last_message_from(*, session: AsyncSession, channel: str, chat_id: str) -> datetime | None:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,9 +24,14 @@ _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: read aloud o
 CODE_LENGTH = 8
 
 
+# asked for every inbound event: built once (as models/queries.py's per-event queries)
+_STAFF_BY_USER = select(Staff).where(
+    col(Staff.channel) == bindparam("channel"), col(Staff.user_id) == bindparam("user_id"), col(Staff.active)
+)
+
+
 async def staff_by_user(*, session: AsyncSession, channel: str, user_id: str) -> Staff | None:
-    query = select(Staff).where(Staff.channel == channel, Staff.user_id == user_id, col(Staff.active))
-    return (await session.exec(query)).first()
+    return (await session.exec(_STAFF_BY_USER, params={"channel": channel, "user_id": user_id})).first()
 
 
 async def add_staff(
