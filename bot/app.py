@@ -156,9 +156,10 @@ class App:
             sent = await alerts.sweep(self.db, self.deps, counts)
         except Exception:
             log.exception("SLA sweep failed; the next one retries")
-            sent = 0  # what batches committed before the failure still counts
+            sent = 0
+        # what batches committed before a failure still counts, and its messages are sent now
         self.metrics.count_sla(counts)
-        if sent:
+        if sent or counts:
             self.sender.wake()
         return sent
 

@@ -1,5 +1,5 @@
 """Public holidays come from the `holidays` package, worked out in a child process so the bot does not
-carry the package (about 17 MB) while it runs; the dates are the package's either way."""
+carry the package (about 12 MB) while it runs; the dates are the package's either way."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """A country's public holidays from the `holidays` package, computed in a short-lived child process.
 
 Importing `holidays` loads every country it knows (about 280 modules, with the lunar calendars'
-tables): some 17 MB that an idle bot would carry for a few dozen dates a year. So the dates are
-worked out by a child Python (about 0.15 s) and only they are kept: a few years at a time, each
-country and year once per process. Should the child fail (no interpreter to spawn, say), the
+tables): 12 MB more in the running bot (benchmarks/memory.py), for a few dozen dates a year. So the
+dates are worked out by a child Python (about 0.15 s, during which the caller waits: at start-up,
+when the city configuration is read, and then once per four years asked for) and only they are
+kept, each country and year once per process. Should the child fail (no interpreter to spawn, say), the
 package is imported here after all: the dates are right either way.
 """
 
