@@ -582,7 +582,9 @@ async def test_a_signed_webhook_body_of_any_shape_is_answered_200_and_its_texts_
     raw = text.encode()
     assert await webhook.post(raw) == 200
     for wamid in texts_in(json.loads(raw)):
-        assert await webhook.stored.seen(Channel.WHATSAPP, wamid), f"text {wamid!r} accepted but not kept"
+        # kept as it can be stored: a NUL dropped, a lone surrogate as U+FFFD (bot/channels/storable.py)
+        kept = await webhook.stored.seen(Channel.WHATSAPP, storable(wamid))
+        assert kept, f"text {wamid!r} accepted but not kept"
 
 
 @FUZZ
