@@ -329,6 +329,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
         deliver_now=lambda envelope: sender.adapters[envelope.channel.value].deliver(
             envelope.chat_id, envelope.action
         ),
+        held_channels=frozenset(sender.windows),  # only there are messages held back (WhatsApp)
     )
     broadcasts = BroadcastRunner.from_settings(db, deps, settings, on_queued=sender.wake)
     return App(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -28,10 +28,9 @@ from models.db import Database
 from models.queries import (
     citizen_by_identity,
     conversation_for_update,
-    mark_seen,
+    first_delivery,
     recent_inbound_count,
     release_held,
-    seen_before,
 )
 from workflows.emergency import is_emergency
 from workflows.outbox import Priority, enqueue
@@ -49,6 +48,9 @@ class Pipeline:
     """Handles inbound events one chat at a time, many chats at once.
 
     `deliver_now`: how to reach a person when the database cannot even queue the apology for a failure.
+    `held_channels`: the channels whose outbox holds messages back until the person writes (a reply
+    window, bot/sender.py); a message there releases them. None: every channel (one statement more
+    for each message).
     """
 
     def __init__(
@@ -57,8 +59,10 @@ class Pipeline:
         deps: Deps,
         on_queued: Callable[[], None] = lambda: None,
         deliver_now: DeliverNow | None = None,
+        held_channels: Collection[str] | None = None,
     ) -> None:
         self.db = db
+        self.held_channels = held_channels
         self.deps = deps
         self.on_queued = on_queued
         self.deliver_now = deliver_now
@@ -129,13 +133,12 @@ class Pipeline:
         now = self.deps.clock.now()
         async with self.db.transaction() as session:
             channel = inbound.channel.value
-            if await seen_before(session=session, channel=channel, event_id=inbound.event_id):
+            flooded = await _flooded(session, inbound, self.deps, now)  # counted before this one is
+            if not await first_delivery(
+                session=session, channel=channel, event_id=inbound.event_id, chat_id=inbound.chat_id, now=now
+            ):
                 log.info("duplicate %s event %s ignored", channel, inbound.event_id)
                 return False
-            flooded = await _flooded(session, inbound, self.deps, now)
-            mark_seen(
-                session=session, channel=channel, event_id=inbound.event_id, chat_id=inbound.chat_id, now=now
-            )
             staff = await staff_by_user(session=session, channel=channel, user_id=inbound.user_id)
             if not inbound.is_private:
                 await self._group_event(session, inbound, staff, now)
@@ -165,7 +168,8 @@ class Pipeline:
                 await router.step(turn)
             conversation.updated_at = now
             # they wrote: what waited for them (WhatsApp's 24-hour window) goes first, in its order
-            await release_held(session=session, channel=channel, chat_id=inbound.chat_id, now=now)
+            if self.held_channels is None or channel in self.held_channels:
+                await release_held(session=session, channel=channel, chat_id=inbound.chat_id, now=now)
             for reply in turn.replies:
                 if isinstance(reply, OutText) and reply.language is None:
                     reply = reply.model_copy(update={"language": citizen.language})

@@ -6,19 +6,38 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models import Citizen, Conversation, MessageLink, OutboxMessage, OutboxStatus, ProcessedInbound
 
 
-async def seen_before(*, session: AsyncSession, channel: str, event_id: str) -> bool:
-    return await session.get(ProcessedInbound, (channel, event_id)) is not None
+_INBOUND = ProcessedInbound.__table__  # type: ignore[attr-defined]
+_INBOUND_VALUES = {
+    "channel": bindparam("channel"),
+    "event_id": bindparam("event_id"),
+    "chat_id": bindparam("chat_id"),
+    "processed_at": bindparam("now"),
+}
+# one statement both checks and records an event: nothing is inserted when it was seen before (and
+# on PostgreSQL, an instance storing the same event at this moment is waited for, then it counts)
+_FIRST_DELIVERY = {
+    "sqlite": sqlite.insert(_INBOUND).values(_INBOUND_VALUES).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(_INBOUND).values(_INBOUND_VALUES).on_conflict_do_nothing(),
+}
 
 
-def mark_seen(*, session: AsyncSession, channel: str, event_id: str, chat_id: str, now: datetime) -> None:
-    session.add(ProcessedInbound(channel=channel, event_id=event_id, chat_id=chat_id, processed_at=now))
+async def first_delivery(
+    *, session: AsyncSession, channel: str, event_id: str, chat_id: str, now: datetime
+) -> bool:
+    """Record an inbound event as handled in this transaction; False if it was recorded before."""
+    statement = _FIRST_DELIVERY[session.get_bind().dialect.name]
+    params = {"channel": channel, "event_id": event_id, "chat_id": chat_id, "now": now}
+    result = await session.exec(statement, params=params)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 # The queries below run for every inbound event: built once with bound parameters, so each call

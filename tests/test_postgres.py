@@ -144,10 +144,10 @@ async def instances(url: str, deps: Deps, count: int = 2) -> AsyncIterator[list[
 
 
 class DedupeRace:
-    """Once armed, the next two events both pass the "seen before?" check before either goes on.
+    """Once armed, the next two events both reach their dedupe record at the same moment.
 
     This is the window two instances share when a platform delivers the same update to both:
-    neither has committed yet, so both believe the event is new.
+    neither has committed yet, so neither can have seen the other's record.
     """
 
     def __init__(self) -> None:
@@ -157,21 +157,20 @@ class DedupeRace:
     def arm(self) -> None:
         self.waiting = 2
 
-    async def seen_before(self, **kwargs: Any) -> bool:
-        answer = await REAL_SEEN_BEFORE(**kwargs)
+    async def first_delivery(self, **kwargs: Any) -> bool:
         if self.waiting > 0:
             self.waiting -= 1
             await asyncio.wait_for(self._barrier.wait(), 10)
-        return answer
+        return await REAL_FIRST_DELIVERY(**kwargs)
 
 
-REAL_SEEN_BEFORE = handlers.pipeline.seen_before
+REAL_FIRST_DELIVERY = handlers.pipeline.first_delivery
 
 
 @pytest.fixture
 def race(monkeypatch: pytest.MonkeyPatch) -> DedupeRace:
     race = DedupeRace()
-    monkeypatch.setattr(handlers.pipeline, "seen_before", race.seen_before)
+    monkeypatch.setattr(handlers.pipeline, "first_delivery", race.first_delivery)
     return race
 
 
