@@ -23,7 +23,8 @@ class OutboxStatus(StrEnum):
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
+        # the due rows in the order they go (models.queries.pending_outbox stops after the first few)
+        Index("ix_outbox_queue", "status", "priority", "id", "next_attempt_at"),
         # "no earlier pending row of this chat" (models.queries.pending_outbox), asked for every due row
         Index("ix_outbox_chat_order", "channel", "chat_id", "status", "id"),
         Index("ix_outbox_platform_id", "channel", "platform_message_id"),  # delivery receipts
