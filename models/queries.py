@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, update
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -14,9 +15,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from models import Citizen, Conversation, MessageLink, OutboxMessage, OutboxStatus, ProcessedInbound
 
-
 _INBOUND = ProcessedInbound.__table__  # type: ignore[attr-defined]
-_INBOUND_VALUES = {
+_INBOUND_VALUES: dict[str, BindParameter[Any]] = {
     "channel": bindparam("channel"),
     "event_id": bindparam("event_id"),
     "chat_id": bindparam("chat_id"),
