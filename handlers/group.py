@@ -64,8 +64,8 @@ async def step(turn: GroupTurn) -> None:
         await on_command(turn, inbound.command or "", inbound.command_args)
     elif inbound.kind == InboundKind.BUTTON:
         await on_button(turn, inbound.payload or "")
-    elif inbound.reply_to_message_id and inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO):
-        await on_reply(turn)
+    elif inbound.reply_to_message_id and inbound.kind != InboundKind.EDITED:
+        await on_reply(turn)  # words, a photo, voice note or document; anything else is refused there
 
 
 def _migration(inbound: Inbound) -> tuple[str, str]:
@@ -178,15 +178,12 @@ async def on_reply(turn: GroupTurn) -> None:
             unit=staff_rules.unit_name(turn.deps.city, ticket.unit, turn.deps.staff_language),
         )
         return
-    text = (inbound.text or "").strip()
-    if inbound.kind == InboundKind.PHOTO and inbound.media:
-        sent = await ticket_actions.relay_to_citizens(
-            turn.desk, ticket, turn.staff, text or "📷", media=inbound.media
-        )
-    elif text:
-        sent = await ticket_actions.relay_to_citizens(turn.desk, ticket, turn.staff, text)
-    else:
+    reply = ticket_actions.relayable(inbound)
+    if reply is None:  # a sticker, a location…: say so rather than leave the officer thinking it went
+        turn.say("group.not_relayable", reference=ticket.reference)
         return
+    text, media = reply
+    sent = await ticket_actions.relay_to_citizens(turn.desk, ticket, turn.staff, text, media=media)
     turn.say("group.relayed" if sent else "group.not_relayed", reference=ticket.reference)
 
 

@@ -295,11 +295,11 @@ async def on_private_reply(turn: Turn) -> bool:
     ticket = await turn.session.get(Ticket, ticket_id) if ticket_id is not None else None
     if ticket is None or not Actor.of_staff(staff).may_act_for(ticket.unit):
         return False
-    text = (inbound.text or "").strip()
-    media = inbound.media if inbound.kind == InboundKind.PHOTO else ()
-    if not text and not media:
+    reply = ticket_actions.relayable(inbound)
+    if reply is None:
         return False
-    sent = await ticket_actions.relay_to_citizens(turn.desk, ticket, staff, text or "📷", media=media)
+    text, media = reply
+    sent = await ticket_actions.relay_to_citizens(turn.desk, ticket, staff, text, media=media)
     turn.say("group.relayed" if sent else "group.not_relayed", reference=ticket.reference)
     return True
 

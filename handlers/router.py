@@ -114,7 +114,7 @@ async def _step(turn: Turn) -> None:
         if await survey.on_comment(turn):
             return
     if said and turn.state not in INTAKE_STATES:
-        if inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and await officer.on_private_reply(turn):
+        if await officer.on_private_reply(turn):  # words, a photo, a voice note or a document
             return
         replied = await answer.replied_ticket(turn)
         if replied is not None:

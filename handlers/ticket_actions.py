@@ -19,7 +19,18 @@ from handlers.cards import deadline_line
 from handlers.context import MENU, Desk, survey_payload
 from handlers.format import MEDIA_EMOJI, city_time
 from handlers.i18n import Safe
-from handlers.messages import Button, Channel, Location, MediaRef, OutEdit, OutLocation, OutMedia, OutText
+from handlers.messages import (
+    Button,
+    Channel,
+    Inbound,
+    InboundKind,
+    Location,
+    MediaRef,
+    OutEdit,
+    OutLocation,
+    OutMedia,
+    OutText,
+)
 from models import Attachment, Citizen, Identity, Role, Staff, Ticket, TicketEvent
 from models.queries import latest_link
 from workflows import duplicates, lifecycle, surveys
@@ -431,6 +442,20 @@ async def to_unit_thread(
             )
 
 
+# what of an officer's reply can reach the citizen besides its words (a sticker or a location cannot)
+RELAYED_KINDS = (InboundKind.PHOTO, InboundKind.VOICE, InboundKind.DOCUMENT)
+
+
+def relayable(inbound: Inbound) -> tuple[str, tuple[MediaRef, ...]] | None:
+    """An officer's reply as it goes to the citizen: its words (or the file's emoji when it has
+    none) and its photo, voice note or document; None when nothing of it can go."""
+    text = (inbound.text or "").strip()
+    media = inbound.media if inbound.kind in RELAYED_KINDS else ()
+    if not text and not media:
+        return None
+    return text or MEDIA_EMOJI.get(media[0].kind, "📎"), media
+
+
 async def relay_to_citizens(
     desk: Desk, ticket: Ticket, officer: Staff, text: str, media: Sequence[MediaRef] = ()
 ) -> bool:
@@ -445,7 +470,7 @@ async def relay_to_citizens(
             actor_id=str(officer.id),
             action="officer_message",
             note=text,
-            details={"photos": len(media)},
+            details=_media_counts(media),
         )
     )
     signature_name = officer.display_name if city.officers.sign_with_name and officer.display_name else None
@@ -493,7 +518,6 @@ async def citizen_message(
     text in the unit's thread; `media_only`: the words went to the unit already (an answer), only
     the files follow."""
     assert ticket.id is not None and citizen.id is not None
-    kinds = Counter(attachment_kind(item.kind) for item in media)
     desk.session.add(
         TicketEvent(
             ticket_id=ticket.id,
@@ -502,7 +526,7 @@ async def citizen_message(
             actor_id=str(citizen.id),
             action="citizen_message",
             note=text or None,
-            details={"photos": kinds["photo"], **{k: n for k, n in kinds.items() if k != "photo"}},
+            details=_media_counts(media),
         )
     )
     origin = Channel(citizen.channel)
@@ -522,6 +546,12 @@ async def citizen_message(
         key = "thread.citizen_message" if citizen.id == ticket.citizen_id else "thread.follower_message"
     label = MEDIA_EMOJI.get(media[0].kind, "📎") if media else ""
     await to_unit_thread(desk, ticket, key, text=text or label, media=media, with_text=not media_only)
+
+
+def _media_counts(media: Sequence[MediaRef]) -> dict[str, int]:
+    """A message's files as its event records them: photos always, other kinds when there are some."""
+    kinds = Counter(attachment_kind(item.kind) for item in media)
+    return {"photos": kinds["photo"], **{k: n for k, n in kinds.items() if k != "photo"}}
 
 
 async def add_proof(desk: Desk, ticket: Ticket, media: Sequence[MediaRef]) -> None:

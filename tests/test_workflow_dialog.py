@@ -232,6 +232,67 @@ async def test_officer_replies_privately_to_a_confidential_ticket(
     assert isinstance(relayed, OutText) and "Kami tindak lanjuti" in relayed.text
 
 
+async def test_an_officers_voice_note_or_document_in_reply_reaches_the_citizen(
+    citizen: Callable[..., Dialog], desk: Desk, db: Database
+) -> None:
+    """An officer in the field answers the card by voice, and privately on a confidential ticket with
+    a document: both reach the reporter, with the unit's words around them, and are recorded."""
+    from handlers.messages import InboundKind, MediaRef
+
+    warga = citizen()
+    reference = await file_rubbish_complaint(warga)
+    await desk.flush()
+    card_id = await desk.card_id(GROUP, reference)
+    await desk.press_label(GROUP, OFFICER, "Terima")
+    voice = (MediaRef(kind="voice", file_id="voice-1", unique_id="voice-1"),)
+    await desk.event(
+        GROUP, OFFICER, private=False, kind=InboundKind.VOICE, media=voice, reply_to_message_id=card_id
+    )
+    assert "Terkirim ke pelapor" in texts(desk.new(GROUP))
+    to_citizen = [s.action for s in desk.channel.sent if s.chat_id == warga.chat_id][-2:]
+    assert isinstance(to_citizen[0], OutMedia) and to_citizen[0].media.file_id == "voice-1"
+    assert isinstance(to_citizen[1], OutText) and "🎤" in to_citizen[1].text
+    assert "Dinas Lingkungan Hidup" in to_citizen[1].text
+
+    # a sticker cannot go: the officer is told so, and the citizen gets nothing
+    before = len(desk.channel.sent)
+    await desk.event(GROUP, OFFICER, private=False, kind=InboundKind.STICKER, reply_to_message_id=card_id)
+    assert "Tidak terkirim ke pelapor" in texts(desk.new(GROUP))
+    assert not [s for s in desk.channel.sent[before:] if s.chat_id == warga.chat_id]
+
+    confidential = citizen(user_id="5120")
+    await confidential.file_complaint(
+        "Oknum petugas minta uang di TPS Kenanga", identity="Rahasia", at=(-6.2601, 106.9001)
+    )
+    await desk.flush()
+    await desk.press_label(GROUP, OFFICER, "Terima")
+    details = [
+        s for s in desk.new(OFFICER) if isinstance(s.action, OutText) and "minta uang" in s.action.text
+    ]
+    document = (MediaRef(kind="document", file_id="surat-1", unique_id="surat-1"),)
+    await desk.event(
+        OFFICER,
+        OFFICER,
+        private=True,
+        kind=InboundKind.DOCUMENT,
+        media=document,
+        text="Surat tindak lanjut terlampir",
+        reply_to_message_id=details[0].message_id,
+    )
+    assert "Terkirim ke pelapor" in texts(desk.new(OFFICER))
+    to_them = [s.action for s in desk.channel.sent if s.chat_id == confidential.chat_id][-2:]
+    assert isinstance(to_them[0], OutMedia) and to_them[0].media.file_id == "surat-1"
+    assert isinstance(to_them[1], OutText) and "Surat tindak lanjut terlampir" in to_them[1].text
+    async with db.sessions() as session:
+        recorded = (
+            await session.exec(select(TicketEvent).where(TicketEvent.action == "officer_message"))
+        ).all()
+    assert sorted((e.note, e.details.get("voice", 0), e.details.get("document", 0)) for e in recorded) == [
+        ("Surat tindak lanjut terlampir", 0, 1),
+        ("🎤", 1, 0),
+    ]
+
+
 async def test_a_send_refused_because_the_group_moved_follows_it(
     citizen: Callable[..., Dialog], desk: Desk, db: Database
 ) -> None:
