@@ -48,7 +48,7 @@ from bot.web import WebServer
 from handlers import alerts, survey_sweep, unit_resume
 from handlers.context import Deps
 from handlers.i18n import Translator
-from handlers.messages import Channel, Inbound, MediaRef
+from handlers.messages import Inbound, MediaRef
 from handlers.pipeline import Pipeline
 from locales import load_catalogues
 from models.db import Database
@@ -56,7 +56,7 @@ from models.queries import dedupe_horizon, forget_processed_before
 from workflows.city_config import CityConfig, load_city_config, sample_config_path
 from workflows.classify import Classifier
 from workflows.clock import Clock, FileClock, SystemClock
-from workflows.reply_window import ReplyWindow
+from workflows.reply_window import WINDOWED_CHANNELS, ReplyWindow
 from workflows.routing import load_area_map
 from workflows.staff import ensure_admins
 
@@ -313,7 +313,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
         db,
         {},
         deps.clock,
-        windows={Channel.WHATSAPP.value: ReplyWindow.from_config(city.whatsapp)},
+        windows={channel: ReplyWindow.from_config(city.whatsapp) for channel in WINDOWED_CHANNELS},
         poll_seconds=settings.outbox_poll_seconds,
         limits=RateLimits.from_settings(settings),
         rate_clock=SteadyClock(),  # the platforms count real seconds, whatever a demo's clock says
@@ -329,7 +329,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
         deliver_now=lambda envelope: sender.adapters[envelope.channel.value].deliver(
             envelope.chat_id, envelope.action
         ),
-        held_channels=frozenset(sender.windows),  # only there are messages held back (WhatsApp)
+        held_channels=WINDOWED_CHANNELS,  # a message there releases what was held for its chat
     )
     broadcasts = BroadcastRunner.from_settings(db, deps, settings, on_queued=sender.wake)
     return App(

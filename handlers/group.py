@@ -172,15 +172,17 @@ async def on_reply(turn: GroupTurn) -> None:
     if ticket is None:
         return
     actor = Actor.of_staff(turn.staff) if turn.staff else Actor("citizen")
-    if turn.staff is None or not actor.may_act_for(ticket.unit):
+    may_reply = turn.staff is not None and actor.may_act_for(ticket.unit)
+    reply = ticket_actions.relayable(inbound)
+    if reply is None:
+        if may_reply:  # a sticker, a location…: say so rather than leave the officer thinking it went
+            turn.say("group.not_relayable", reference=ticket.reference)
+        return  # from anyone else, banter: nothing was meant for the reporter
+    if turn.staff is None or not may_reply:
         turn.say(
             "refused.other_unit_reply",
             unit=staff_rules.unit_name(turn.deps.city, ticket.unit, turn.deps.staff_language),
         )
-        return
-    reply = ticket_actions.relayable(inbound)
-    if reply is None:  # a sticker, a location…: say so rather than leave the officer thinking it went
-        turn.say("group.not_relayable", reference=ticket.reference)
         return
     text, media = reply
     sent = await ticket_actions.relay_to_citizens(turn.desk, ticket, turn.staff, text, media=media)

@@ -75,7 +75,7 @@ class Pipeline:
                 try:
                     handled = await self._handle_once(inbound)
                 except IntegrityError:
-                    # another instance stored the same event (or citizen) first: look again
+                    # another instance stored the same citizen or conversation first: look again
                     handled = await self._handle_once(inbound)
             except Exception:
                 log.exception("handling %s event %s failed", inbound.channel, inbound.event_id)

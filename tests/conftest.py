@@ -21,6 +21,7 @@ from tests.dialog import Dialog
 from workflows.city_config import CityConfig, load_city_config, sample_config_path
 from workflows.classify import Classifier
 from workflows.clock import FrozenClock
+from workflows.reply_window import WINDOWED_CHANNELS
 
 # Monday 23 November 2026, 09:00 in Jakarta (02:00 UTC): a working day.
 MONDAY_MORNING = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -91,7 +92,7 @@ def deps(city: CityConfig, clock: FrozenClock, catalogues: dict[str, dict[str, s
 
 @pytest.fixture
 def pipeline(db: Database, deps: Deps) -> Pipeline:
-    return Pipeline(db, deps)
+    return Pipeline(db, deps, held_channels=WINDOWED_CHANNELS)  # as bot/app.py builds it
 
 
 @pytest.fixture

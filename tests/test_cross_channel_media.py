@@ -274,6 +274,28 @@ async def test_an_officers_telegram_photo_reaches_a_whatsapp_citizen_as_an_uploa
     assert [u.data for u in graph.uploads()] == [PROOF, PROOF, PROOF]
 
 
+async def test_an_officers_telegram_voice_note_and_document_reach_a_whatsapp_citizen(
+    api: FakeTelegramAPI, graph: FakeGraphAPI, bot: Bot, whatsapp: WhatsAppAdapter
+) -> None:
+    """Relayed replies (handlers/group.py) may carry a voice note or a document: each is uploaded
+    and sent by its own WhatsApp type, the voice note as audio WhatsApp plays in the chat."""
+    sent_kinds = []
+    for update, content in (
+        (api.push_voice(OFFICER, chat_id=GROUP), b"OggS voice"),
+        (api.push_document(OFFICER, chat_id=GROUP, caption="surat"), b"%PDF-1.4 surat"),
+    ):
+        parsed = Update.model_validate(update, context={"bot": bot})
+        assert parsed.message is not None
+        inbound = message_to_inbound(parsed.message, bot_id=bot.id)
+        assert inbound is not None
+        (ref,) = inbound.media
+        api.set_file_content(ref.file_id, content)
+        await whatsapp.deliver(WA_ID, OutMedia(media=ref))
+        sent_kinds.append((graph.uploads()[-1].data, graph.sent_to(WA_ID)[-1].type))
+    assert sent_kinds == [(b"OggS voice", "audio"), (b"%PDF-1.4 surat", "document")]
+    assert graph.uploads()[0].mime_type == "audio/ogg"
+
+
 async def test_a_telegram_file_telegram_no_longer_has_fails_for_good(
     graph: FakeGraphAPI, whatsapp: WhatsAppAdapter
 ) -> None:

@@ -463,6 +463,8 @@ async def test_voice_notes_and_documents_carry_their_files(api: FakeTelegramAPI,
     assert voice is not None and voice.kind == InboundKind.VOICE
     assert [(m.kind, m.channel) for m in voice.media] == [("voice", Channel.TELEGRAM)]
     assert voice.media[0].file_id.startswith("AwAC")
+    captioned = inbound(api.push_voice(4242, caption="dengarkan sampai akhir"), bot)
+    assert captioned is not None and captioned.text == "dengarkan sampai akhir"  # relayed with it
     document = inbound(api.push_document(4242, caption="surat RT"), bot)
     assert document is not None and document.kind == InboundKind.DOCUMENT
     assert [(m.kind, m.channel) for m in document.media] == [("document", Channel.TELEGRAM)]

@@ -259,6 +259,11 @@ async def test_an_officers_voice_note_or_document_in_reply_reaches_the_citizen(
     await desk.event(GROUP, OFFICER, private=False, kind=InboundKind.STICKER, reply_to_message_id=card_id)
     assert "Tidak terkirim ke pelapor" in texts(desk.new(GROUP))
     assert not [s for s in desk.channel.sent[before:] if s.chat_id == warga.chat_id]
+    # from someone who may not reply to the reporter, or to a message that is not a card: banter,
+    # left without a word from the bot
+    await desk.event(GROUP, STRANGER, private=False, kind=InboundKind.STICKER, reply_to_message_id=card_id)
+    await desk.event(GROUP, OFFICER, private=False, kind=InboundKind.STICKER, reply_to_message_id="4242")
+    assert desk.new(GROUP) == []
 
     confidential = citizen(user_id="5120")
     await confidential.file_complaint(

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from handlers.messages import OutTemplate, TemplateCall
+from handlers.messages import Channel, OutTemplate, TemplateCall
 from workflows.city_config import WhatsApp, WhatsAppTemplate
 
 TEXT_PARAMETER_MAX = 700  # a template body is at most 1024 characters with its own words
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
+
+
+# the channels with such a window: only there is a message ever held back (the outbox's "held")
+WINDOWED_CHANNELS = frozenset({Channel.WHATSAPP.value})
 
 
 class Choice(StrEnum):

@@ -536,7 +536,7 @@ def _content(message: Message) -> dict[str, Any]:
             unique_id=message.voice.file_unique_id,
             channel=Channel.TELEGRAM,
         )
-        return {"kind": InboundKind.VOICE, "media": (voice,)}
+        return {"kind": InboundKind.VOICE, "media": (voice,), "text": message.caption}
     if message.audio or message.video_note:
         # a music file or a round video: Telegram would refuse it as a voice note elsewhere
         return {"kind": InboundKind.VOICE}

@@ -346,11 +346,16 @@ class FakeTelegramState:
         """Generate a unique, Telegram-looking file id."""
         return f"{prefix}{next(self._ids):06d}FAKEFILE"
 
-    def _register_file(self, file_id: str, unique_id: str | None, folder: str) -> None:
-        """Make ``file_id`` known to ``getFile`` (no-op if it already is)."""
+    def _register_file(
+        self, file_id: str, unique_id: str | None, folder: str, file_name: str | None = None
+    ) -> None:
+        """Make ``file_id`` known to ``getFile`` (no-op if it already is); a document's path keeps
+        the extension of its name, as Telegram's does."""
         if file_id in self._files:
             return
         ext = {"photos": ".jpg", "voice": ".oga", "videos": ".mp4", "stickers": ".webp"}.get(folder, "")
+        if not ext and file_name and "." in file_name:
+            ext = "." + file_name.rsplit(".", 1)[1]
         path = f"{folder}/file_{len(self._files)}{ext}"
         content = f"fake-telegram-file:{file_id}".encode()
         self._files[file_id] = StoredFile(file_id, unique_id or f"u-{file_id}", path, content)
@@ -364,7 +369,7 @@ class FakeTelegramState:
         """Register every ``file_id`` found anywhere inside a pushed update."""
         if isinstance(obj, dict):
             if isinstance(obj.get("file_id"), str):
-                self._register_file(obj["file_id"], obj.get("file_unique_id"), folder)
+                self._register_file(obj["file_id"], obj.get("file_unique_id"), folder, obj.get("file_name"))
             for key, value in obj.items():
                 sub = {"photo": "photos", "voice": "voice", "sticker": "stickers"}.get(key, folder)
                 self._scan_files(value, sub)
@@ -540,7 +545,9 @@ class FakeTelegramState:
         }
         return self._user_message(user_id, chat_id, {"sticker": sticker})
 
-    def push_voice(self, user_id: int, *, duration: int = 3, chat_id: int | None = None) -> JSON:
+    def push_voice(
+        self, user_id: int, *, duration: int = 3, caption: str | None = None, chat_id: int | None = None
+    ) -> JSON:
         """Queue a voice note message."""
         voice = {
             **self._file_fields("AwAC"),
@@ -548,7 +555,7 @@ class FakeTelegramState:
             "mime_type": "audio/ogg",
             "file_size": 4000 * duration,
         }
-        return self._user_message(user_id, chat_id, {"voice": voice})
+        return self._user_message(user_id, chat_id, _present({"voice": voice, "caption": caption}))
 
     def push_document(
         self,
