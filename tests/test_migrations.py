@@ -49,3 +49,36 @@ def test_a_database_at_the_newest_schema_starts_without_loading_alembic(tmp_path
         for _ in range(2)
     ]
     assert [run.stdout.strip() for run in runs] == ["True", "False"]
+
+
+async def test_the_newest_migration_can_be_undone_and_done_again(tmp_path: Path) -> None:
+    """A city rolling back the last upgrade (`alembic downgrade -1`) gets the schema before it, and
+    upgrading again gives the models' schema, rows kept."""
+    from alembic import command
+    from sqlalchemy import text
+
+    db = Database(f"sqlite:///{tmp_path}/bot.db")
+    await db.migrate()
+    async with db.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO outbox (channel, chat_id, payload, priority, status, attempts, created_at, "
+                "next_attempt_at, template_only, parts_sent) VALUES ('telegram', '7', '{}', 1, 'pending', "
+                "0, '2026-12-01 00:00:00', '2026-12-01 00:00:00', 0, 0)"
+            )
+        )
+
+    def step(connection: Any, move: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1") if move == "down" else command.upgrade(config, "head")
+
+    async with db.engine.begin() as connection:
+        await connection.run_sync(step, "down")
+    assert await schema_drift(db) != []  # the schema before the newest migration, not the models'
+    async with db.engine.begin() as connection:
+        await connection.run_sync(step, "up")
+    assert await schema_drift(db) == []
+    async with db.engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM outbox"))).scalar() == 1
+    await db.dispose()

@@ -367,7 +367,7 @@ async def test_a_backlog_on_a_new_database_is_read_by_lookups_not_by_rereading_i
     from sqlalchemy import text
 
     from models.broadcast_queries import insert_rows
-    from models.queries import claim_outbox, due_outbox_query, pending_outbox
+    from models.queries import _CLAIM, claim_outbox, due_outbox_query, pending_outbox
 
     async with fresh_database(postgres_user) as url:
         db = Database(url)
@@ -418,4 +418,17 @@ async def test_a_backlog_on_a_new_database_is_read_by_lookups_not_by_rereading_i
             assert await claim_outbox(
                 session=session, row_id=due[0].id or 0, attempts=0, now=now, lease_until=now
             )
+        async with db.sessions() as session:  # and a claim looks up its one chat, whatever is pending
+            connection = await session.connection()
+            compiled = _CLAIM.compile(dialect=connection.dialect)
+            values = {"row_id": due[1].id, "seen_attempts": 0, "now": now, "new_attempts": 1}
+            bound = compiled.construct_params(values | {"lease_until": now})
+            [[plan]] = (
+                await connection.exec_driver_sql(
+                    f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}",
+                    tuple(bound[name] for name in compiled.positiontup or ()),
+                )
+            ).one()
+            await session.rollback()
+        assert rows_read(plan["Plan"]) < 20, plan
         await db.dispose()
