@@ -18,8 +18,9 @@ Bodies are form-encoded, as GeoReport has it, or JSON; larger than MAX_BODY_BYTE
 
 A POST is filed in one transaction with the card for the unit's group, as a chat complaint is
 (handlers/ticket_actions.new_ticket). The same key sending the same request again within a minute
-gets the first ticket back (200 instead of 201); concurrent repeats are serialised per key in this
-process (two instances could each file one: an officer merges them as for any duplicate).
+gets the first ticket back (200 instead of 201); concurrent repeats are serialised per key, in this
+process by a lock and across instances on PostgreSQL by an advisory lock (workflows/open311.py
+take_turn), so the later one finds the first one's ticket.
 """
 
 from __future__ import annotations
@@ -222,6 +223,7 @@ class Open311Api:
         deps = self.deps
         city, now = deps.city, deps.clock.now()
         async with self.db.transaction() as session:
+            await open311.take_turn(session=session, key_name=key_name)  # across instances
             earlier = await open311.repeated(
                 session=session, key_name=key_name, submission=submission, now=now
             )

@@ -432,3 +432,51 @@ async def test_a_backlog_on_a_new_database_is_read_by_lookups_not_by_rereading_i
             await session.rollback()
         assert rows_read(plan["Plan"]) < 20, plan
         await db.dispose()
+
+
+async def test_two_instances_given_the_same_open311_request_at_once_file_one_ticket(
+    db: Database, db_url: str, deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client retrying through the load balancer reaches two instances at the same moment: the
+    second waits for the first (an advisory lock per key), finds its ticket, and answers 200 with it."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.open311 import Open311Api
+    from models import Ticket
+    from tests.test_open311 import IN_KOTA_TIMUR, KEYS, post
+    from workflows import open311
+
+    checked = asyncio.Barrier(2)
+    real_repeated = open311.repeated
+
+    async def repeated_together(**kwargs: Any) -> Ticket | None:
+        """Both look for an earlier ticket before either files (without the lock both find none)."""
+        found = await real_repeated(**kwargs)
+        try:
+            await asyncio.wait_for(checked.wait(), 1.0)
+        except TimeoutError:
+            pass  # the other is waiting for this one's turn to end: go on alone
+        return found
+
+    monkeypatch.setattr(open311, "repeated", repeated_together)
+    databases = [Database(db_url) for _ in range(2)]
+    clients = []
+    for database in databases:
+        app = web.Application()
+        Open311Api(database, deps, KEYS).add_routes(app)
+        clients.append(TestClient(TestServer(app)))
+    try:
+        for client in clients:
+            await client.start_server()
+        answers = await asyncio.gather(*(post(client, **IN_KOTA_TIMUR) for client in clients))
+        statuses = sorted(answer.status for answer in answers)
+        references = {(await answer.json())[0]["service_request_id"] for answer in answers}
+    finally:
+        for client in clients:
+            await client.close()
+        for database in databases:
+            await database.dispose()
+    assert statuses == [200, 201] and len(references) == 1
+    async with db.sessions() as session:
+        assert len((await session.exec(select(Ticket))).all()) == 1

@@ -37,7 +37,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.format import duration_words
@@ -330,6 +330,17 @@ async def api_citizen(
     citizen.last_seen_at = now
     await session.flush()
     return citizen
+
+
+KEY_LOCKS = 7311  # PostgreSQL advisory locks of this namespace: one per API key (take_turn)
+
+
+async def take_turn(*, session: AsyncSession, key_name: str) -> None:
+    """Until this transaction ends, this key's other requests wait, on every instance (PostgreSQL):
+    a repeat sent to another instance at the same moment then finds the first one's ticket
+    (`repeated`) instead of filing a second. SQLite serves one process, which queues them itself."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.exec(select(func.pg_advisory_xact_lock(KEY_LOCKS, func.hashtext(key_name))))
 
 
 async def repeated(
