@@ -245,6 +245,27 @@ async def test_the_overview_shows_the_months_figures(tickets: dict[str, str], ma
     assert links[0].attrs["href"] == f"/dashboard/tickets/{tickets['T3']}"
 
 
+async def test_the_same_figures_within_a_minute_are_computed_once(
+    tickets: dict[str, str], manager: Browser, office: Office, clock: FrozenClock
+) -> None:
+    """A manager going back to the overview, or to the figures' CSV, within a minute gets the figures
+    computed the first time (a year of a big city takes seconds), saying as of when; then new ones."""
+    first = await page(manager, "/dashboard/")
+    assert first.by_id("fig-received").text == "0"
+    await office.file(clock.now())  # a complaint arrives meanwhile
+    clock.advance(timedelta(seconds=30))
+    again = await page(manager, "/dashboard/")
+    assert again.by_id("fig-received").text == "0"
+
+    def as_of(document: Node) -> list[str]:
+        return [note.text for note in document.all("p", class_="note") if "Angka per" in note.text]
+
+    assert as_of(again) == as_of(first) != []  # the first view's moment
+    clock.advance(timedelta(seconds=31))
+    later = await page(manager, "/dashboard/")
+    assert later.by_id("fig-received").text == "1"
+
+
 async def test_the_overview_in_english_and_the_selection_kept(
     tickets: dict[str, str], manager: Browser
 ) -> None:

@@ -44,10 +44,13 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.dashboard.auth import add_login_routes, login_required, security_headers, viewer
+from bot.dashboard.cache import Cache
 from bot.dashboard.keys import (
     CONFIG,
     DB,
     DEPS,
+    FIGURES,
+    FIGURES_KEPT,
     NAV,
     PUBLIC,
     TEMPLATES,
@@ -93,6 +96,7 @@ def dashboard_app(
     app = web.Application(middlewares=[security_headers, login_required])
     app[DB] = db
     app[DEPS] = deps
+    app[FIGURES] = Cache(deps.clock, FIGURES_KEPT)
     app[CONFIG] = DashboardConfig(
         base_url=settings.dashboard_url,
         session_lifetime=timedelta(hours=settings.dashboard_session_hours),

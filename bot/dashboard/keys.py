@@ -11,8 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.dashboard.cache import Cache
 from handlers.context import Deps
 from models.db import Database
+from workflows.quality import Figures
 from workflows.web_login import Viewer
 
 MOUNT = "/dashboard"  # where bot/web.py mounts the dashboard; also the cookies' Path
@@ -84,6 +86,9 @@ class Templates:
 
 DB = web.AppKey("dashboard.db", Database)  # request.app[DB].sessions() / .transaction()
 DEPS = web.AppKey("dashboard.deps", Deps)  # city, texts, clock, calendars
+# the figures of a filter, kept FIGURES_KEPT (overview.figures_of): pages show "as of" their moment
+FIGURES: web.AppKey[Cache[Figures]] = web.AppKey("dashboard.figures")
+FIGURES_KEPT = timedelta(minutes=1)
 CONFIG = web.AppKey("dashboard.config", DashboardConfig)
 NAV: web.AppKey[list[NavItem]] = web.AppKey("dashboard.nav")  # in the order shown
 TEMPLATES = web.AppKey("dashboard.templates", Templates)

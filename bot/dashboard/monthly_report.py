@@ -12,7 +12,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.dashboard import selection
-from bot.dashboard.keys import DEPS
 from bot.dashboard.overview import figures_of, present, title, trend_data
 from bot.dashboard.render import render
 from bot.dashboard.selection import refusing
@@ -38,5 +37,5 @@ async def monthly_report(request: web.Request) -> web.StreamResponse:
         heading=title(chosen, p, selections=False),
         trend=trend_data(figures, p),
         spots=figures.hot_spots[:SPOTS_LISTED],
-        generated=request.app[DEPS].clock.now(),
+        generated=figures.now,  # the moment of its figures (kept up to a minute: overview.figures_of)
     )

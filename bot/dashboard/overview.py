@@ -20,7 +20,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dashboard import selection
-from bot.dashboard.keys import DB, DEPS
+from bot.dashboard.keys import DB, DEPS, FIGURES
 from bot.dashboard.present import Present
 from bot.dashboard.render import page_language, render
 from bot.dashboard.selection import Selection, refusing
@@ -60,12 +60,17 @@ def present(request: web.Request) -> Present:
 
 
 async def figures_of(request: web.Request, filter: Filter) -> Figures:
-    """The figures of a filter as of the injected clock's now: quality_figures' two reads, then its
-    pure computation in a worker thread, so that the web server (webhooks, health) keeps answering
-    during the half second a month of a big city takes."""
-    deps = request.app[DEPS]
+    """The figures of a filter as of the injected clock's now, or as of less than a minute ago when
+    someone asked for the same (keys.FIGURES_KEPT); one computation for everyone asking at once."""
+    return await request.app[FIGURES].get(filter, partial(_compute_figures, request.app, filter))
+
+
+async def _compute_figures(app: web.Application, filter: Filter) -> Figures:
+    """quality_figures' two reads, then its pure computation in a worker thread, so that the web
+    server (webhooks, health) keeps answering during the half second a month of a big city takes."""
+    deps = app[DEPS]
     scope = filter.scope()
-    async with request.app[DB].sessions() as session:
+    async with app[DB].sessions() as session:
         tickets = await load_tickets(session=session, scope=scope)
         surveys = await load_surveys(session=session, scope=scope)
     compute = partial(

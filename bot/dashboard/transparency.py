@@ -24,22 +24,21 @@ periods is bounded (the months offered), so is the cache.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bot.dashboard.cache import Cache
 from bot.dashboard.keys import MOUNT, Templates, csp_header, default_csp
 from bot.dashboard.render import translator
 from handlers.context import Deps
 from models.db import Database
 from workflows.city_config import WORKING_DAY
-from workflows.clock import Clock
 from workflows.quality import Block, Filter, Share, quality_figures
 from workflows.satisfaction import Period
 
@@ -47,8 +46,6 @@ PATHS = {"/transparansi": None, "/transparency": "en"}  # path → its language 
 CACHE_LIFETIME = timedelta(minutes=5)
 PUBLIC_MAX_AGE = 300  # seconds browsers and proxies may keep the page
 TEMPLATE = "transparency.html"
-
-T = TypeVar("T")
 
 
 # --- what the page shows ----------------------------------------------------------------------------
@@ -174,43 +171,6 @@ def window(months: Sequence[Period]) -> Period:
     return Period(f"{oldest.label}/{latest.label}", oldest.start, latest.end, latest.timezone)
 
 
-# --- the cache -------------------------------------------------------------------------------------
-
-
-class Cache(Generic[T]):
-    """Values kept for `lifetime` on the injected clock; one computation per key at a time."""
-
-    def __init__(self, clock: Clock, lifetime: timedelta = CACHE_LIFETIME) -> None:
-        self.clock = clock
-        self.lifetime = lifetime
-        self._values: dict[Any, tuple[datetime, T]] = {}
-        self._locks: dict[Any, asyncio.Lock] = {}
-        self.computed = 0  # how many times a value was computed (for tests and curiosity)
-
-    def _fresh(self, key: Any) -> T | None:
-        kept = self._values.get(key)
-        if kept is not None and self.clock.now() < kept[0] + self.lifetime:
-            return kept[1]
-        return None
-
-    async def get(self, key: Any, compute: Callable[[], Awaitable[T]]) -> T:
-        fresh = self._fresh(key)
-        if fresh is not None:
-            return fresh
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # requests arriving while it is computed wait for that one computation
-            fresh = self._fresh(key)
-            if fresh is not None:
-                return fresh
-            value = await compute()
-            self.computed += 1
-            now = self.clock.now()
-            self._values = {k: v for k, v in self._values.items() if now < v[0] + self.lifetime}
-            self._values[key] = (now, value)
-            self._locks = {k: held for k, held in self._locks.items() if k in self._values or held.locked()}
-            return value
-
-
 # --- formatting ------------------------------------------------------------------------------------
 
 
@@ -237,7 +197,7 @@ class TransparencyPage:
         self.db = db
         self.deps = deps
         self.templates = templates or Templates()
-        self.cache: Cache[PeriodTable] = Cache(deps.clock)
+        self.cache: Cache[PeriodTable] = Cache(deps.clock, CACHE_LIFETIME)
 
     def language(self, request: web.Request) -> str:
         texts = self.deps.texts
