@@ -171,21 +171,21 @@ async def on_reply(turn: GroupTurn) -> None:
     ticket = await turn.session.get(Ticket, ticket_id)
     if ticket is None:
         return
-    actor = Actor.of_staff(turn.staff) if turn.staff else Actor("citizen")
-    may_reply = turn.staff is not None and actor.may_act_for(ticket.unit)
+    staff = turn.staff
+    replier = staff if staff is not None and Actor.of_staff(staff).may_act_for(ticket.unit) else None
     reply = ticket_actions.relayable(inbound)
     if reply is None:
-        if may_reply:  # a sticker, a location…: say so rather than leave the officer thinking it went
+        if replier is not None:  # a sticker, a location…: say so rather than let them think it went
             turn.say("group.not_relayable", reference=ticket.reference)
         return  # from anyone else, banter: nothing was meant for the reporter
-    if turn.staff is None or not may_reply:
+    if replier is None:
         turn.say(
             "refused.other_unit_reply",
             unit=staff_rules.unit_name(turn.deps.city, ticket.unit, turn.deps.staff_language),
         )
         return
     text, media = reply
-    sent = await ticket_actions.relay_to_citizens(turn.desk, ticket, turn.staff, text, media=media)
+    sent = await ticket_actions.relay_to_citizens(turn.desk, ticket, replier, text, media=media)
     turn.say("group.relayed" if sent else "group.not_relayed", reference=ticket.reference)
 
 
